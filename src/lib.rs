@@ -1,0 +1,14 @@
+//! kafka-esm: a self-hosted AWS Lambda event source mapping for self-managed Apache Kafka.
+//!
+//! It consumes Kafka topics as a consumer group, batches records, invokes a function with
+//! the JSON event AWS Lambda sends (`eventSource: SelfManagedKafka`), commits offsets only
+//! after the function succeeded, and routes what it cannot process to an on-failure
+//! destination. The behaviour reproduced is written down in the project's SPEC.
+//!
+//! Layers, each talking only to the one below it: wire codec → connection → cluster and
+//! group → mapping engine → invokers and destinations → CLI. This crate currently holds
+//! the AWS plumbing ([`aws`]); the Kafka client, engine and encoder land next.
+
+#![forbid(unsafe_code)]
+
+pub mod aws;
