@@ -291,10 +291,14 @@ fn stunnel_front_requires_a_client_certificate_from_the_rig_ca() {
         );
     let rogue = rogue.timeout(8.0);
     assert!(rogue.create_topic(&unique_name("rig-mtls"), 1).is_err());
+    // OpenSSL clients may withhold a certificate the server's CA list doesn't name;
+    // either way stunnel refuses the handshake and says why.
+    let log = front.log();
     assert!(
-        front.log().contains("unknown ca") || front.log().contains("certificate verify failed"),
-        "stunnel should name the refused certificate: {}",
-        front.log()
+        ["unknown ca", "certificate verify failed", "peer did not return a certificate"]
+            .iter()
+            .any(|why| log.contains(why)),
+        "stunnel should say why it refused the rogue client: {log}"
     );
     let anonymous = front.anonymous_refclient().timeout(8.0);
     assert!(anonymous.create_topic(&unique_name("rig-mtls"), 1).is_err());
