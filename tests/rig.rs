@@ -295,9 +295,13 @@ fn stunnel_front_requires_a_client_certificate_from_the_rig_ca() {
     // either way stunnel refuses the handshake and says why.
     let log = front.log();
     assert!(
-        ["unknown ca", "certificate verify failed", "peer did not return a certificate"]
-            .iter()
-            .any(|why| log.contains(why)),
+        [
+            "unknown ca",
+            "certificate verify failed",
+            "peer did not return a certificate"
+        ]
+        .iter()
+        .any(|why| log.contains(why)),
         "stunnel should say why it refused the rogue client: {log}"
     );
     let anonymous = front.anonymous_refclient().timeout(8.0);
