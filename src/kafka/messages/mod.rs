@@ -1,0 +1,16 @@
+//! Our decoders for the Kafka responses the client uses.
+//!
+//! Requests are encoded with `kafka-protocol`'s types; responses are decoded here, over
+//! [`crate::kafka::wire::Reader`], because `kafka-protocol`'s decoders trust the counts
+//! and lengths they read (an 8-byte response can make them allocate gigabytes). Each
+//! decoder takes the body after the response header and the version it was requested
+//! at, checks every count against the bytes left, and returns typed values or a
+//! [`crate::kafka::wire::DecodeError`] naming the field. No I/O, no policy.
+
+pub mod api_versions;
+pub mod fetch;
+mod flex;
+pub mod metadata;
+pub mod request;
+
+pub use request::ClientRequest;
