@@ -330,3 +330,77 @@ async fn records_from_the_reference_producer_come_back_byte_identical() {
         }
     }
 }
+
+/// ListOffsets through our client agrees with the reference client: earliest, latest
+/// and by timestamp, on every partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_offsets_matches_the_reference_client() {
+    use kafka_esm::kafka::messages::list_offsets;
+    use kafka_esm_rig::{Compression, Record};
+    use kafka_protocol::messages::BrokerId;
+    use kafka_protocol::messages::ListOffsetsRequest;
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+
+    let broker = tokio::task::spawn_blocking(|| Nisshi::start().unwrap())
+        .await
+        .unwrap();
+    let topic = kafka_esm_rig::unique_name("client-list-offsets");
+    let records: Vec<Record> = (0..9)
+        .map(|i| {
+            let mut r = Record::new(None, Some(b"v"));
+            r.partition = Some(i % 3);
+            r.timestamp = Some(1_700_000_000_000 + 1000 * i64::from(i));
+            r
+        })
+        .collect();
+    let probe = 1_700_000_003_500; // between the 4th and 5th records
+    let reference = tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, 3)?;
+        broker
+            .refclient()
+            .produce(&topic, &records, Compression::None)?;
+        broker.refclient().list_offsets(&topic, Some(probe))
+    })
+    .unwrap();
+
+    let conn = Connection::connect(&broker.bootstrap(), ConnectionConfig::default())
+        .await
+        .unwrap();
+    let version = conn
+        .pick_version::<ListOffsetsRequest>(list_offsets::VERSIONS)
+        .unwrap();
+    let ask = |timestamp: i64| {
+        ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_isolation_level(1)
+            .with_topics(vec![
+                ListOffsetsTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(topic.clone())))
+                    .with_partitions(
+                        (0..3)
+                            .map(|p| {
+                                ListOffsetsPartition::default()
+                                    .with_partition_index(p)
+                                    .with_current_leader_epoch(-1)
+                                    .with_timestamp(timestamp)
+                            })
+                            .collect(),
+                    ),
+            ])
+    };
+    // -2 is earliest, -1 is latest, anything else a timestamp.
+    for (timestamp, pick) in [(-2i64, 0usize), (-1, 1), (probe, 2)] {
+        let body = conn.request(&ask(timestamp), version).await.unwrap();
+        let got = list_offsets::decode(body, version).unwrap();
+        for p in &got.topics[0].partitions {
+            assert_eq!(p.error_code, 0);
+            let r = &reference[&p.partition];
+            let want = [r.earliest, r.latest, r.by_timestamp.unwrap()][pick];
+            assert_eq!(
+                p.offset, want,
+                "ListOffsets v{version} timestamp {timestamp} partition {}",
+                p.partition
+            );
+        }
+    }
+}

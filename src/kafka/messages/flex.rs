@@ -33,6 +33,15 @@ impl Layout {
         Ok(b.map(text))
     }
 
+    /// Bytes, as a slice of the input.
+    pub fn bytes(self, r: &mut Reader, field: &'static str) -> Result<Bytes, DecodeError> {
+        if self.flexible {
+            r.read_compact_bytes(field)
+        } else {
+            r.read_bytes(field)
+        }
+    }
+
     /// An array count, checked against the bytes left for elements of at least
     /// `min_element_size` bytes.
     pub fn array_len(

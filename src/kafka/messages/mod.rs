@@ -8,9 +8,18 @@
 //! [`crate::kafka::wire::DecodeError`] naming the field. No I/O, no policy.
 
 pub mod api_versions;
+pub mod consumer_protocol;
 pub mod fetch;
+pub mod find_coordinator;
 mod flex;
+pub mod heartbeat;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_fetch;
 pub mod request;
+pub mod sync_group;
 
 pub use request::ClientRequest;

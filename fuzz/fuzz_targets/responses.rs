@@ -1,0 +1,34 @@
+//! Fuzz every Kafka response decoder, and the consumer group protocol decoders, with
+//! arbitrary bodies at every version they accept (and some they don't). Nothing may panic.
+//! Byte 0 picks the decoder, byte 1 the version; the rest is the response body as the
+//! connection hands it up (after the response header).
+
+#![no_main]
+
+use bytes::Bytes;
+use kafka_esm::kafka::messages::*;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let [which, version, body @ ..] = data else {
+        return;
+    };
+    // -1..=19 covers every decoder's range and its refusal edges.
+    let v = i16::from(*version % 21) - 1;
+    let body = Bytes::copy_from_slice(body);
+    match which % 13 {
+        0 => drop(api_versions::decode(body, v)),
+        1 => drop(metadata::decode(body, v)),
+        2 => drop(fetch::decode(body, v)),
+        3 => drop(find_coordinator::decode(body, v)),
+        4 => drop(join_group::decode(body, v)),
+        5 => drop(sync_group::decode(body, v)),
+        6 => drop(heartbeat::decode(body, v)),
+        7 => drop(leave_group::decode(body, v)),
+        8 => drop(list_offsets::decode(body, v)),
+        9 => drop(offset_fetch::decode(body, v)),
+        10 => drop(offset_commit::decode(body, v)),
+        11 => drop(consumer_protocol::decode_subscription(body)),
+        _ => drop(consumer_protocol::decode_assignment(body)),
+    }
+});
