@@ -404,3 +404,100 @@ async fn list_offsets_matches_the_reference_client() {
         }
     }
 }
+
+fn cluster_config(bootstrap: Vec<String>) -> kafka_esm::kafka::cluster::ClusterConfig {
+    kafka_esm::kafka::cluster::ClusterConfig {
+        bootstrap,
+        connection: ConnectionConfig::default(),
+    }
+}
+
+/// Bootstrap skips a dead server, metadata names every partition's leader, and a
+/// connection to each leader works (the mock cluster spreads leaders over 3 brokers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_bootstraps_past_a_dead_server_and_routes_to_leaders() {
+    use kafka_esm::kafka::cluster::Cluster;
+    for broker in brokers().await {
+        let topic = kafka_esm_rig::unique_name("client-cluster");
+        let partitions = if broker.kind() == "mock" {
+            MockCluster::PARTITIONS
+        } else {
+            3
+        };
+        tokio::task::block_in_place(|| broker.create_topic(&topic, partitions)).unwrap();
+        let dead = format!("127.0.0.1:{}", kafka_esm_rig::free_port().unwrap());
+        let cluster = Cluster::connect(
+            cluster_config(vec![dead, first_address(&*broker)]),
+            std::slice::from_ref(&topic),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", broker.kind()));
+        assert_eq!(cluster.partition_count(&topic), Some(partitions));
+        let mut leaders = std::collections::BTreeSet::new();
+        for p in 0..partitions {
+            let conn = cluster.leader_connection(&topic, p).await.unwrap();
+            leaders.insert(conn.broker().to_string());
+            let again = cluster.leader_connection(&topic, p).await.unwrap();
+            assert!(Arc::ptr_eq(&conn, &again) || conn.broker() == again.broker());
+        }
+        if broker.kind() == "mock" {
+            assert!(leaders.len() > 1, "mock leaders: {leaders:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_names_an_unknown_topic() {
+    use kafka_esm::kafka::cluster::{Cluster, ClusterError};
+    let broker = tokio::task::spawn_blocking(|| Nisshi::start().unwrap())
+        .await
+        .unwrap();
+    let missing = kafka_esm_rig::unique_name("client-missing");
+    let err = Cluster::connect(
+        cluster_config(vec![broker.bootstrap()]),
+        std::slice::from_ref(&missing),
+    )
+    .await
+    .err()
+    .expect("the topic doesn't exist");
+    assert!(
+        matches!(&err, ClusterError::Topic { topic, error } if *topic == missing && error.0 == 3),
+        "{err}"
+    );
+    assert!(err.to_string().contains("UnknownTopicOrPartition"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_reconnects_after_a_broker_restart() {
+    use kafka_esm::kafka::cluster::Cluster;
+    use kafka_esm_rig::{NisshiOptions, Storage};
+    let mut broker = tokio::task::spawn_blocking(|| {
+        Nisshi::start_with(NisshiOptions {
+            storage: Storage::Sqlite,
+            ..NisshiOptions::default()
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let topic = kafka_esm_rig::unique_name("client-restart");
+    tokio::task::block_in_place(|| broker.create_topic(&topic, 1)).unwrap();
+    let cluster = Cluster::connect(
+        cluster_config(vec![broker.bootstrap()]),
+        std::slice::from_ref(&topic),
+    )
+    .await
+    .unwrap();
+    let before = cluster.leader_connection(&topic, 0).await.unwrap();
+    tokio::task::block_in_place(|| broker.restart()).unwrap();
+    // The old connection learns of the restart when it is next used.
+    let err = before
+        .request(&MetadataRequest::default(), 1)
+        .await
+        .unwrap_err();
+    assert!(err.is_retriable(), "{err}");
+    cluster.refresh(std::slice::from_ref(&topic)).await.unwrap();
+    let after = cluster.leader_connection(&topic, 0).await.unwrap();
+    assert!(!Arc::ptr_eq(&before, &after));
+    after.request(&MetadataRequest::default(), 1).await.unwrap();
+}

@@ -6,6 +6,7 @@
 //! must not know about AWS Lambda, the mapping engine or the event format: it hands the
 //! layers above offsets, records and errors, nothing more.
 
+pub mod cluster;
 pub mod conn;
 pub mod messages;
 pub mod wire;
