@@ -8,5 +8,7 @@
 
 pub mod cluster;
 pub mod conn;
+pub mod group;
 pub mod messages;
+pub mod produce;
 pub mod wire;
