@@ -265,11 +265,26 @@ impl Connection {
         request: &R,
         version: i16,
     ) -> Result<Bytes, ConnError> {
-        self.request_with(
+        self.request_within(request, version, self.config.request_timeout)
+            .await
+    }
+
+    /// [`Connection::request`] with its own timeout (JoinGroup waits for a whole
+    /// rebalance, longer than any ordinary request).
+    pub async fn request_within<R: ClientRequest>(
+        &self,
+        request: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<Bytes, ConnError> {
+        self.send(
             R::KEY,
             version,
-            R::header_version(version),
-            R::Response::header_version(version),
+            (
+                R::header_version(version),
+                R::Response::header_version(version),
+            ),
+            timeout,
             |buf| request.encode(buf, version).map_err(|e| e.to_string()),
         )
         .await
@@ -283,6 +298,19 @@ impl Connection {
         version: i16,
         request_header_version: i16,
         response_header_version: i16,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), String>,
+    ) -> Result<Bytes, ConnError> {
+        let headers = (request_header_version, response_header_version);
+        self.send(api, version, headers, self.config.request_timeout, encode)
+            .await
+    }
+
+    async fn send(
+        &self,
+        api: ApiKey,
+        version: i16,
+        (request_header_version, response_header_version): (i16, i16),
+        timeout: Duration,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), String>,
     ) -> Result<Bytes, ConnError> {
         let correlation = self.next_correlation.fetch_add(1, Ordering::Relaxed) & i32::MAX;
@@ -319,13 +347,13 @@ impl Connection {
         if self.frames.send(buf.freeze()).await.is_err() {
             return Err(self.closed_error());
         }
-        let frame = match tokio::time::timeout(self.config.request_timeout, rx).await {
+        let frame = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(result)) => result?,
             Ok(Err(_)) => return Err(self.closed_error()),
             Err(_) => {
                 // The response may still come; the connection's order is now unknown to
                 // the caller, so it is closed, as the Java client does.
-                let after = self.config.request_timeout;
+                let after = timeout;
                 self.shared.lock().expect("connection state lock").close(
                     &self.broker,
                     &format!("{api:?} v{version} timed out after {after:?}"),

@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod conn;
+pub mod coordinator;
 pub mod group;
 pub mod messages;
 pub mod produce;

@@ -271,6 +271,11 @@ impl MockCluster {
     /// The partition count of every topic the mock cluster creates.
     pub const PARTITIONS: i32 = 4;
 
+    /// The mock cluster's output (librdkafka's mock debug log), for diagnosing a test.
+    pub fn log(&self) -> String {
+        self._service.log()
+    }
+
     pub fn start(brokers: usize) -> Result<MockCluster> {
         let python = crate::rig_tool("venv/bin/python")?;
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("refclient.py");
