@@ -9,6 +9,7 @@
 pub mod cluster;
 pub mod conn;
 pub mod coordinator;
+pub mod fetcher;
 pub mod group;
 pub mod messages;
 pub mod produce;
