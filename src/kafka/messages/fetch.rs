@@ -7,7 +7,7 @@
 //! speak (no last stable offset, no aborted transactions); v4+ adds transactions, v7+
 //! fetch sessions (KIP-227), v12+ is flexible, v13+ names topics by id.
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::records::AbortedTransaction;
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
@@ -53,12 +53,7 @@ pub struct FetchPartition {
 
 /// Decodes a Fetch response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<FetchResponse, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "Fetch version",
-            value: version.into(),
-        });
-    }
+    check_version("Fetch version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 12,
     };

@@ -6,7 +6,7 @@
 //! retrying is the caller's decision. Every broker from 0.10.1 on speaks v0; flexible
 //! versions (v3+) carry tagged fields, which are skipped.
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
 
@@ -35,12 +35,7 @@ pub struct Coordinator {
 
 /// Decodes a FindCoordinator response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<FindCoordinator, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "FindCoordinator version",
-            value: version.into(),
-        });
-    }
+    check_version("FindCoordinator version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 3,
     };

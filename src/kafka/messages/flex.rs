@@ -1,4 +1,5 @@
-//! Reads that differ between classic and flexible versions (compact strings, compact
+//! What every response decoder shares: the version check, and the reads that differ
+//! between classic and flexible versions (compact strings, compact
 //! arrays and tagged fields from the first flexible version of an API on).
 
 use crate::kafka::wire::{DecodeError, Reader};
@@ -69,6 +70,22 @@ impl Layout {
             r.skip_tagged_fields(field)?;
         }
         Ok(())
+    }
+}
+
+/// Refuses a response version outside the decoder's `versions` (`field` names it).
+pub fn check_version(
+    field: &'static str,
+    versions: &std::ops::RangeInclusive<i16>,
+    version: i16,
+) -> Result<(), DecodeError> {
+    if versions.contains(&version) {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidValue {
+            field,
+            value: version.into(),
+        })
     }
 }
 

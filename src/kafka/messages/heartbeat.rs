@@ -5,7 +5,7 @@
 //! member belongs to the group logic, not to this decoder. Every broker from 0.10.1 on
 //! speaks v0; flexible versions (v4+) carry tagged fields, which are skipped.
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
 
@@ -21,12 +21,7 @@ pub struct Heartbeat {
 
 /// Decodes a Heartbeat response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<Heartbeat, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "Heartbeat version",
-            value: version.into(),
-        });
-    }
+    check_version("Heartbeat version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 4,
     };

@@ -8,7 +8,7 @@
 //! (the broker would use the session timeout for both). Flexible versions (v6+) carry
 //! tagged fields, which are skipped.
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
 
@@ -44,12 +44,7 @@ pub struct JoinGroupMember {
 
 /// Decodes a JoinGroup response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<JoinGroup, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "JoinGroup version",
-            value: version.into(),
-        });
-    }
+    check_version("JoinGroup version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 6,
     };

@@ -6,7 +6,7 @@
 //! what they mean for the member is the group logic's business. Every broker from 0.10.1
 //! on speaks v0; flexible versions (v4+) carry tagged fields, which are skipped.
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
 
@@ -31,12 +31,7 @@ pub struct LeaveGroupMember {
 
 /// Decodes a LeaveGroup response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<LeaveGroup, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "LeaveGroup version",
-            value: version.into(),
-        });
-    }
+    check_version("LeaveGroup version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 4,
     };

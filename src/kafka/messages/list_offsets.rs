@@ -7,7 +7,7 @@
 //! on has v1, and `kafka-protocol` no longer encodes v0 requests. Flexible versions (v6+)
 //! carry tagged fields, which are skipped.
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
 
@@ -41,12 +41,7 @@ pub struct ListOffsetsPartition {
 
 /// Decodes a ListOffsets response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<ListOffsets, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "ListOffsets version",
-            value: version.into(),
-        });
-    }
+    check_version("ListOffsets version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 6,
     };

@@ -5,7 +5,7 @@
 //! codes); replica lists are checked and skipped. v0 is not decoded: every broker that
 //! Lambda supports (0.10.1+) has v1, and v0 can't tell "all topics" from "no topics".
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
 
@@ -51,12 +51,7 @@ pub struct PartitionMetadata {
 
 /// Decodes a Metadata response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<Metadata, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "Metadata version",
-            value: version.into(),
-        });
-    }
+    check_version("Metadata version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 9,
     };

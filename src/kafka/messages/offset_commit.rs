@@ -7,7 +7,7 @@
 //! ids) is not decoded either: `kafka-protocol` 0.18 cannot encode a v10 request.
 //! Flexible versions (v8+) carry tagged fields, which are skipped.
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
 
@@ -35,12 +35,7 @@ pub struct OffsetCommitPartition {
 
 /// Decodes an OffsetCommit response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<OffsetCommit, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "OffsetCommit version",
-            value: version.into(),
-        });
-    }
+    check_version("OffsetCommit version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 8,
     };

@@ -8,7 +8,7 @@
 //! v10 (topic ids), which `kafka-protocol` 0.18 cannot encode a request for. Flexible
 //! versions (v6+) carry tagged fields, which are skipped.
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
 
@@ -52,12 +52,7 @@ pub struct OffsetFetchPartition {
 
 /// Decodes an OffsetFetch response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<OffsetFetch, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "OffsetFetch version",
-            value: version.into(),
-        });
-    }
+    check_version("OffsetFetch version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 6,
     };

@@ -6,7 +6,7 @@
 //! name, which the caller should check against what it joined with. Every broker from
 //! 0.10.1 on speaks v0; flexible versions (v4+) carry tagged fields, which are skipped.
 
-use super::flex::Layout;
+use super::flex::{Layout, check_version};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::Bytes;
 
@@ -28,12 +28,7 @@ pub struct SyncGroup {
 
 /// Decodes a SyncGroup response body requested at `version` (one of [`VERSIONS`]).
 pub fn decode(body: Bytes, version: i16) -> Result<SyncGroup, DecodeError> {
-    if !VERSIONS.contains(&version) {
-        return Err(DecodeError::InvalidValue {
-            field: "SyncGroup version",
-            value: version.into(),
-        });
-    }
+    check_version("SyncGroup version", &VERSIONS, version)?;
     let l = Layout {
         flexible: version >= 4,
     };
