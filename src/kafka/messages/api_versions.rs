@@ -113,17 +113,11 @@ fn read_ranges(r: &mut Reader, flexible: bool) -> Result<ApiVersions, DecodeErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::messages::testing::{assert_truncations_fail, encode};
     use bytes::BufMut;
     use kafka_protocol::messages::ApiVersionsResponse;
     use kafka_protocol::messages::api_versions_response::ApiVersion;
-    use kafka_protocol::protocol::Encodable;
     use proptest::prelude::*;
-
-    fn encoded(resp: &ApiVersionsResponse, version: i16) -> Bytes {
-        let mut buf = bytes::BytesMut::new();
-        resp.encode(&mut buf, version).unwrap();
-        buf.freeze()
-    }
 
     proptest! {
         #[test]
@@ -137,7 +131,7 @@ mod tests {
                 .with_api_keys(keys.iter().map(|&(k, min, extra)| {
                     ApiVersion::default().with_api_key(k).with_min_version(min).with_max_version(min + extra)
                 }).collect());
-            let got = decode(encoded(&resp, version), version).unwrap();
+            let got = decode(encode(&resp, version), version).unwrap();
             let want = ApiVersions::new(keys.iter().map(|&(k, min, extra)| (k, min, min + extra)).collect());
             prop_assert_eq!(got, Outcome::Supported(want));
         }
@@ -188,13 +182,8 @@ mod tests {
             ApiVersion::default().with_api_key(3).with_max_version(12),
         ]);
         for version in 0..=3 {
-            let full = encoded(&resp, version);
-            for cut in 0..full.len() {
-                assert!(
-                    decode(full.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
+            let full = encode(&resp, version);
+            assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
         }
     }
 

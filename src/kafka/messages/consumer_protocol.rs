@@ -268,6 +268,7 @@ fn put_topic_partitions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::messages::testing::assert_truncations_fail;
     use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as KpAssigned;
     use kafka_protocol::messages::consumer_protocol_subscription::TopicPartition as KpOwned;
     use kafka_protocol::messages::{
@@ -473,22 +474,16 @@ mod tests {
         for version in SUBSCRIPTION_VERSIONS {
             let full = ours(&sample_subscription(version), encode_subscription);
             assert!(decode_subscription(full.clone()).is_ok());
-            for cut in 0..full.len() {
-                assert!(
-                    decode_subscription(full.slice(..cut)).is_err(),
-                    "subscription v{version} cut at {cut}"
-                );
-            }
+            assert_truncations_fail(
+                &full,
+                &format!("subscription v{version}"),
+                decode_subscription,
+            );
         }
         for version in ASSIGNMENT_VERSIONS {
             let full = ours(&sample_assignment(version), encode_assignment);
             assert!(decode_assignment(full.clone()).is_ok());
-            for cut in 0..full.len() {
-                assert!(
-                    decode_assignment(full.slice(..cut)).is_err(),
-                    "assignment v{version} cut at {cut}"
-                );
-            }
+            assert_truncations_fail(&full, &format!("assignment v{version}"), decode_assignment);
         }
     }
 

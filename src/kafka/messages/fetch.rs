@@ -165,12 +165,13 @@ fn partition(r: &mut Reader, l: Layout, version: i16) -> Result<FetchPartition, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::messages::testing::{assert_truncations_fail, encode};
     use bytes::BufMut;
     use kafka_protocol::messages::fetch_response::{
         AbortedTransaction as KpAborted, FetchableTopicResponse, PartitionData,
     };
     use kafka_protocol::messages::{FetchResponse as KpFetch, ProducerId, TopicName};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
 
     type Part = (i32, i16, i64, Option<Vec<(i64, i64)>>, Vec<u8>);
@@ -216,9 +217,7 @@ mod tests {
                     })
                     .collect(),
             );
-        let mut buf = bytes::BytesMut::new();
-        resp.encode(&mut buf, version).unwrap();
-        buf.freeze()
+        encode(&resp, version)
     }
 
     proptest! {
@@ -296,12 +295,7 @@ mod tests {
         for version in 4..=18 {
             let full = kp(version, &topics);
             assert!(decode(full.clone(), version).is_ok());
-            for cut in 0..full.len() {
-                assert!(
-                    decode(full.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
+            assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
         }
     }
 

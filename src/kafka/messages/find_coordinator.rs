@@ -97,16 +97,11 @@ pub fn decode(body: Bytes, version: i16) -> Result<FindCoordinator, DecodeError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::messages::testing::{assert_truncations_fail, encode};
     use kafka_protocol::messages::find_coordinator_response::Coordinator as KpCoordinator;
     use kafka_protocol::messages::{BrokerId, FindCoordinatorResponse};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
-
-    fn encode(resp: &FindCoordinatorResponse, version: i16) -> Bytes {
-        let mut buf = bytes::BytesMut::new();
-        resp.encode(&mut buf, version).unwrap();
-        buf.freeze()
-    }
 
     fn s(v: &str) -> StrBytes {
         StrBytes::from_string(v.to_owned())
@@ -223,12 +218,7 @@ mod tests {
             let (resp, want) = case(version, 0, &coordinators);
             let full = encode(&resp, version);
             assert_eq!(decode(full.clone(), version).unwrap(), want);
-            for cut in 0..full.len() {
-                assert!(
-                    decode(full.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
+            assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
         }
     }
 

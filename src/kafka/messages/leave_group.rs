@@ -71,16 +71,11 @@ pub fn decode(body: Bytes, version: i16) -> Result<LeaveGroup, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::messages::testing::{assert_truncations_fail, encode};
     use kafka_protocol::messages::LeaveGroupResponse;
     use kafka_protocol::messages::leave_group_response::MemberResponse;
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
-
-    fn encode(resp: &LeaveGroupResponse, version: i16) -> Bytes {
-        let mut buf = bytes::BytesMut::new();
-        resp.encode(&mut buf, version).unwrap();
-        buf.freeze()
-    }
 
     type Member = (String, Option<String>, i16);
 
@@ -146,12 +141,7 @@ mod tests {
             };
             let full = encode(&response(3, 0, members), version);
             assert!(decode(full.clone(), version).is_ok());
-            for cut in 0..full.len() {
-                assert!(
-                    decode(full.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
+            assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
         }
     }
 

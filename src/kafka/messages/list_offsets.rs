@@ -92,18 +92,13 @@ pub fn decode(body: Bytes, version: i16) -> Result<ListOffsets, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::messages::testing::{assert_truncations_fail, encode};
     use kafka_protocol::messages::list_offsets_response::{
         ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
     };
     use kafka_protocol::messages::{ListOffsetsResponse, TopicName};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
-
-    fn encode(resp: &ListOffsetsResponse, version: i16) -> Bytes {
-        let mut buf = bytes::BytesMut::new();
-        resp.encode(&mut buf, version).unwrap();
-        buf.freeze()
-    }
 
     /// The response carrying `topics` at `version`, and what we should decode from it.
     fn case(
@@ -225,12 +220,7 @@ mod tests {
             let (resp, want) = case(version, 1, &sample());
             let full = encode(&resp, version);
             assert_eq!(decode(full.clone(), version).unwrap(), want);
-            for cut in 0..full.len() {
-                assert!(
-                    decode(full.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
+            assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
         }
     }
 

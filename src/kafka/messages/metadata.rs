@@ -149,18 +149,13 @@ pub fn decode(body: Bytes, version: i16) -> Result<Metadata, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::messages::testing::{assert_truncations_fail, encode};
     use kafka_protocol::messages::metadata_response::{
         MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
     };
     use kafka_protocol::messages::{BrokerId, MetadataResponse, TopicName};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
-
-    fn encode(resp: &MetadataResponse, version: i16) -> Bytes {
-        let mut buf = bytes::BytesMut::new();
-        resp.encode(&mut buf, version).unwrap();
-        buf.freeze()
-    }
 
     /// (name, error code, [(partition, leader, leader epoch)])
     type Topic = (String, i16, Vec<(i32, i32, i32)>);
@@ -248,12 +243,7 @@ mod tests {
         for version in VERSIONS {
             let full = encode(&resp, version);
             assert!(decode(full.clone(), version).is_ok());
-            for cut in 0..full.len() {
-                assert!(
-                    decode(full.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
+            assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
         }
     }
 

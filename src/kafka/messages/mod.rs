@@ -21,5 +21,7 @@ pub mod offset_commit;
 pub mod offset_fetch;
 pub mod request;
 pub mod sync_group;
+#[cfg(test)]
+mod testing;
 
 pub use request::ClientRequest;

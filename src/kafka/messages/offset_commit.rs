@@ -83,18 +83,13 @@ pub fn decode(body: Bytes, version: i16) -> Result<OffsetCommit, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::messages::testing::{assert_truncations_fail, encode};
     use kafka_protocol::messages::offset_commit_response::{
         OffsetCommitResponsePartition, OffsetCommitResponseTopic,
     };
     use kafka_protocol::messages::{OffsetCommitResponse, TopicName};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
-
-    fn encode(resp: &OffsetCommitResponse, version: i16) -> Bytes {
-        let mut buf = bytes::BytesMut::new();
-        resp.encode(&mut buf, version).unwrap();
-        buf.freeze()
-    }
 
     fn response(throttle: i32, topics: &[OffsetCommitTopic]) -> OffsetCommitResponse {
         OffsetCommitResponse::default()
@@ -179,12 +174,7 @@ mod tests {
         for version in VERSIONS {
             let full = encode(&response(1, &sample()), version);
             assert!(decode(full.clone(), version).is_ok());
-            for cut in 0..full.len() {
-                assert!(
-                    decode(full.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
+            assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
         }
     }
 

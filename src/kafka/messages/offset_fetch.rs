@@ -141,19 +141,14 @@ fn read_topics(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::messages::testing::{assert_truncations_fail, encode};
     use kafka_protocol::messages::offset_fetch_response::{
         OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
         OffsetFetchResponseTopic, OffsetFetchResponseTopics,
     };
     use kafka_protocol::messages::{GroupId, OffsetFetchResponse, TopicName};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
-
-    fn encode(resp: &OffsetFetchResponse, version: i16) -> Bytes {
-        let mut buf = bytes::BytesMut::new();
-        resp.encode(&mut buf, version).unwrap();
-        buf.freeze()
-    }
 
     fn s(v: &str) -> StrBytes {
         StrBytes::from_string(v.to_owned())
@@ -356,12 +351,7 @@ mod tests {
             let (resp, want) = case(version, 1, &sample());
             let full = encode(&resp, version);
             assert_eq!(decode(full.clone(), version).unwrap(), want);
-            for cut in 0..full.len() {
-                assert!(
-                    decode(full.slice(..cut), version).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
+            assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
         }
     }
 
