@@ -224,6 +224,12 @@ impl Cluster {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// How this cluster's connections are configured (for connections opened beside the
+    /// shared ones, such as a group member's own coordinator connection).
+    pub fn connection_config(&self) -> &ConnectionConfig {
+        &self.config.connection
+    }
+
     /// The partition count of `topic`, as last loaded.
     pub fn partition_count(&self, topic: &str) -> Option<i32> {
         self.state().partitions.get(topic).copied()

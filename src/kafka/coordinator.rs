@@ -259,7 +259,8 @@ impl GroupMember {
             // connection in order, and a JoinGroup it holds for a rebalance would stall
             // every other member's heartbeats queued behind it on a shared connection.
             let addr = format!("{}:{}", c.host, c.port);
-            let conn = Arc::new(Connection::connect(&addr, self.connection_config()).await?);
+            let conn =
+                Arc::new(Connection::connect(&addr, self.connection_config().clone()).await?);
             self.coordinator = Some(conn.clone());
             return Ok(conn);
         }
@@ -268,8 +269,8 @@ impl GroupMember {
         }))
     }
 
-    fn connection_config(&self) -> crate::kafka::conn::ConnectionConfig {
-        crate::kafka::conn::ConnectionConfig::default()
+    fn connection_config(&self) -> &crate::kafka::conn::ConnectionConfig {
+        self.cluster.connection_config()
     }
 
     /// Joins the group (or rejoins after a rebalance): JoinGroup, then, as leader, runs
