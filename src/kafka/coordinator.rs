@@ -168,6 +168,12 @@ impl GroupMember {
         self.config.rebalance_timeout = rebalance;
     }
 
+    /// Replaces the protocols (and so the subscriptions) sent by the next join: a
+    /// cooperative member lists the partitions it still owns.
+    pub fn set_protocols(&mut self, protocols: Vec<(String, Subscription)>) {
+        self.config.protocols = protocols;
+    }
+
     pub fn group_id(&self) -> &str {
         &self.config.group_id
     }

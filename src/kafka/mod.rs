@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod conn;
+pub mod consumer;
 pub mod coordinator;
 pub mod fetcher;
 pub mod group;

@@ -278,7 +278,7 @@ impl MockCluster {
 
     pub fn start(brokers: usize) -> Result<MockCluster> {
         let python = crate::rig_tool("venv/bin/python")?;
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("refclient.py");
+        let script = crate::refclient::RefClient::script()?;
         let dir = tempfile::Builder::new()
             .prefix("kafka-esm-mock-")
             .tempdir()?;

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 /// One record to produce.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -165,15 +166,36 @@ impl RefClient {
         &self.bootstrap
     }
 
-    fn script() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("refclient.py")
+    /// The helper script, written out from the copy compiled into the rig. Not read from
+    /// the source tree: cargo shares a build between checkouts at different paths (its
+    /// artifact hashes use workspace-relative paths), so a path compiled in may name a
+    /// checkout that is gone.
+    pub(crate) fn script() -> Result<PathBuf> {
+        static SCRIPT: OnceLock<PathBuf> = OnceLock::new();
+        if let Some(path) = SCRIPT.get() {
+            return Ok(path.clone());
+        }
+        const SOURCE: &str = include_str!("../refclient.py");
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(SOURCE, &mut hasher);
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!(
+            "kafka-esm-refclient-{:016x}.py",
+            std::hash::Hasher::finish(&hasher)
+        ));
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(SOURCE) {
+            let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+            std::fs::write(tmp.path(), SOURCE)?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+        }
+        Ok(SCRIPT.get_or_init(|| path).clone())
     }
 
     /// Runs a sub-command, feeding `input` on stdin; returns stdout.
     fn run(&self, sub: &str, args: &[String], input: &str) -> Result<String> {
         let python = crate::rig_tool("venv/bin/python")?;
         let mut cmd = Command::new(python);
-        cmd.arg(Self::script())
+        cmd.arg(Self::script()?)
             .arg(sub)
             .arg("--bootstrap")
             .arg(&self.bootstrap);

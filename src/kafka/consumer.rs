@@ -1,0 +1,596 @@
+//! A group consumer: a [`GroupMember`] kept alive by its own heartbeat task, and a
+//! [`Fetcher`] over the partitions the group gives this member.
+//!
+//! The caller drives it with [`Consumer::poll`], which returns records or a change of
+//! assignment. A revocation is announced before it happens: the member doesn't rejoin
+//! until the caller polls again, so it can finish or abandon its in-flight work on the
+//! revoked partitions and [`Consumer::commit`] what it finished (the coordinator accepts
+//! commits from the current generation during a rebalance). With eager assignors
+//! (range, round robin) every partition is revoked at each rebalance; with
+//! cooperative-sticky only those the new assignment takes away, followed by a second
+//! rebalance that hands them over (KIP-429).
+//!
+//! Positions of newly assigned partitions come from the group's committed offsets, else
+//! from [`ConsumerConfig::default_position`]. This module never commits on its own:
+//! what is committed, and when, is the caller's decision.
+
+use crate::kafka::cluster::{Cluster, KafkaCode};
+use crate::kafka::coordinator::{GroupConfig, GroupError, GroupMember, MemberSubscription};
+use crate::kafka::fetcher::{FetchConfig, FetchError, FetchPosition, Fetcher, PartitionRecords};
+use crate::kafka::group::assignor::{self, Assignor, Member, RebalanceProtocol};
+use crate::kafka::messages::consumer_protocol::{Assignment, Subscription, TopicPartitions};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+const REBALANCE_IN_PROGRESS: i16 = 27;
+
+/// A topic and partition.
+pub type TopicPartition = (String, i32);
+
+/// How a [`Consumer`] joins its group and fetches.
+#[derive(Clone, Debug)]
+pub struct ConsumerConfig {
+    pub group_id: String,
+    /// Static membership (KIP-345) when set.
+    pub group_instance_id: Option<String>,
+    pub topics: Vec<String>,
+    /// Assignors offered, in order of preference; the group picks one all members offer.
+    pub assignors: Vec<Assignor>,
+    pub session_timeout: Duration,
+    /// How long the coordinator waits for members to rejoin: the time the caller has to
+    /// finish its work on revoked partitions.
+    pub rebalance_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    /// Where a partition with no committed offset starts.
+    pub default_position: FetchPosition,
+    pub fetch: FetchConfig,
+}
+
+impl ConsumerConfig {
+    /// Kafka's defaults (range then cooperative-sticky is Java's; we prefer
+    /// cooperative-sticky, which moves fewer partitions), for `group_id` and `topics`.
+    pub fn new(group_id: impl Into<String>, topics: Vec<String>) -> ConsumerConfig {
+        ConsumerConfig {
+            group_id: group_id.into(),
+            group_instance_id: None,
+            topics,
+            assignors: vec![Assignor::CooperativeSticky, Assignor::Range],
+            session_timeout: Duration::from_secs(45),
+            rebalance_timeout: Duration::from_secs(300),
+            heartbeat_interval: Duration::from_secs(3),
+            default_position: FetchPosition::Latest,
+            fetch: FetchConfig::default(),
+        }
+    }
+}
+
+/// What [`Consumer::poll`] returns.
+#[derive(Debug)]
+pub enum ConsumerEvent {
+    /// These partitions are now this member's; fetching starts at each one's committed
+    /// offset (or the default position).
+    Assigned(Vec<TopicPartition>),
+    /// These partitions are being taken away, and no more of their records will be
+    /// returned. Finish or abandon their work and commit what is done before the next
+    /// [`Consumer::poll`]: the member rejoins only then.
+    Revoked(Vec<TopicPartition>),
+    /// Records fetched from assigned partitions.
+    Records(Vec<PartitionRecords>),
+}
+
+/// Why the consumer stopped or a call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsumerError {
+    #[error(transparent)]
+    Group(#[from] GroupError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The group task ended (after [`Consumer::close`], or a fatal group error already
+    /// returned).
+    #[error("group {group}: the consumer is closed")]
+    Closed { group: String },
+}
+
+impl ConsumerError {
+    /// Whether a later call may succeed (the consumer is still usable).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            ConsumerError::Group(e) => e.is_retriable(),
+            ConsumerError::Fetch(_) => true,
+            ConsumerError::Closed { .. } => false,
+        }
+    }
+}
+
+/// From the group task to the consumer.
+enum GroupEvent {
+    Assigned(Vec<(TopicPartition, Option<i64>)>),
+    /// Revoke these; answer on `ack` once their work is done.
+    Revoke(Vec<TopicPartition>, oneshot::Sender<()>),
+    /// The group task stopped on this error.
+    Fatal(GroupError),
+}
+
+/// From the consumer to the group task.
+enum Command {
+    Commit(
+        BTreeMap<TopicPartition, i64>,
+        oneshot::Sender<Result<(), GroupError>>,
+    ),
+    Leave(oneshot::Sender<Result<(), GroupError>>),
+}
+
+/// A consumer group member with a fetcher. See the module docs.
+pub struct Consumer {
+    group_id: String,
+    default_position: FetchPosition,
+    fetcher: Fetcher,
+    assigned: BTreeSet<TopicPartition>,
+    events: mpsc::Receiver<GroupEvent>,
+    commands: mpsc::Sender<Command>,
+    /// A revocation the caller has been told about, acknowledged at the next poll.
+    revoking: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Consumer {
+    /// Starts the group task, which finds the coordinator and joins; the first
+    /// [`ConsumerEvent::Assigned`] comes from [`Consumer::poll`].
+    pub fn start(cluster: Arc<Cluster>, config: ConsumerConfig) -> Consumer {
+        let (event_tx, events) = mpsc::channel(8);
+        let (commands, command_rx) = mpsc::channel(8);
+        let fetcher = Fetcher::new(cluster.clone(), config.fetch.clone());
+        let group_id = config.group_id.clone();
+        let default_position = config.default_position;
+        let task = GroupTask::new(cluster, config, event_tx, command_rx);
+        Consumer {
+            group_id,
+            default_position,
+            fetcher,
+            assigned: BTreeSet::new(),
+            events,
+            commands,
+            revoking: None,
+            task: Some(tokio::spawn(task.run())),
+        }
+    }
+
+    pub fn group_id(&self) -> &str {
+        &self.group_id
+    }
+
+    /// The partitions assigned to this member now.
+    pub fn assignment(&self) -> &BTreeSet<TopicPartition> {
+        &self.assigned
+    }
+
+    /// The fetcher, to pause, resume or seek assigned partitions.
+    pub fn fetcher(&mut self) -> &mut Fetcher {
+        &mut self.fetcher
+    }
+
+    /// The next assignment change or the next records. Acknowledges a revocation
+    /// returned by the previous call. Cancel-safe: dropping the future loses nothing.
+    pub async fn poll(&mut self) -> Result<ConsumerEvent, ConsumerError> {
+        if let Some(ack) = self.revoking.take() {
+            // The group task may be gone (fatal error); the next recv says so.
+            let _ = ack.send(());
+        }
+        loop {
+            if let Ok(event) = self.events.try_recv() {
+                return self.apply(event);
+            }
+            if self.fetcher.assigned().is_empty() {
+                let event = self.events.recv().await;
+                return self.apply_or_closed(event);
+            }
+            tokio::select! {
+                biased;
+                event = self.events.recv() => return self.apply_or_closed(event),
+                fetched = self.fetcher.fetch() => {
+                    let records = fetched?;
+                    if !records.is_empty() {
+                        return Ok(ConsumerEvent::Records(records));
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_or_closed(
+        &mut self,
+        event: Option<GroupEvent>,
+    ) -> Result<ConsumerEvent, ConsumerError> {
+        match event {
+            Some(event) => self.apply(event),
+            None => Err(ConsumerError::Closed {
+                group: self.group_id.clone(),
+            }),
+        }
+    }
+
+    fn apply(&mut self, event: GroupEvent) -> Result<ConsumerEvent, ConsumerError> {
+        match event {
+            GroupEvent::Assigned(partitions) => {
+                let mut added = Vec::with_capacity(partitions.len());
+                for ((topic, partition), committed) in partitions {
+                    let position = committed.map_or(self.default_position, FetchPosition::Offset);
+                    self.fetcher.assign(&topic, partition, position);
+                    self.assigned.insert((topic.clone(), partition));
+                    added.push((topic, partition));
+                }
+                Ok(ConsumerEvent::Assigned(added))
+            }
+            GroupEvent::Revoke(partitions, ack) => {
+                for (topic, partition) in &partitions {
+                    self.fetcher.unassign(topic, *partition);
+                    self.assigned.remove(&(topic.clone(), *partition));
+                }
+                self.revoking = Some(ack);
+                Ok(ConsumerEvent::Revoked(partitions))
+            }
+            GroupEvent::Fatal(e) => Err(e.into()),
+        }
+    }
+
+    /// Commits `offsets` (partition → the next offset to consume) for this member's
+    /// generation. [`GroupError::Rejoin`] means nothing was committed: the group moved
+    /// on and whoever owns those partitions next reads the records again.
+    pub async fn commit(
+        &self,
+        offsets: BTreeMap<TopicPartition, i64>,
+    ) -> Result<(), ConsumerError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Commit(offsets, reply)).await?;
+        answer.await.map_err(|_| self.closed())?.map_err(Into::into)
+    }
+
+    /// Leaves the group (its partitions go to the other members at once) and stops the
+    /// heartbeat task. Commit first: nothing is committed here.
+    pub async fn close(mut self) -> Result<(), ConsumerError> {
+        if let Some(ack) = self.revoking.take() {
+            let _ = ack.send(());
+        }
+        let (reply, answer) = oneshot::channel();
+        let left = match self.send(Command::Leave(reply)).await {
+            Ok(()) => answer.await.map_err(|_| self.closed())?,
+            Err(_) => Ok(()),
+        };
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        left.map_err(Into::into)
+    }
+
+    async fn send(&self, command: Command) -> Result<(), ConsumerError> {
+        self.commands.send(command).await.map_err(|_| self.closed())
+    }
+
+    fn closed(&self) -> ConsumerError {
+        ConsumerError::Closed {
+            group: self.group_id.clone(),
+        }
+    }
+}
+
+impl Drop for Consumer {
+    /// A consumer dropped without [`Consumer::close`] stops heartbeating; the
+    /// coordinator evicts it after the session timeout.
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// What the group task does next.
+enum Next {
+    Rejoin,
+    Stop,
+}
+
+/// Owns the [`GroupMember`]: joins, heartbeats, serves commits, announces assignment
+/// changes and waits for revocations to be acknowledged.
+struct GroupTask {
+    cluster: Arc<Cluster>,
+    config: ConsumerConfig,
+    member: GroupMember,
+    events: mpsc::Sender<GroupEvent>,
+    commands: mpsc::Receiver<Command>,
+    /// The partitions the consumer holds, and the generation they are from.
+    owned: BTreeSet<TopicPartition>,
+    owned_generation: i32,
+}
+
+impl GroupTask {
+    fn new(
+        cluster: Arc<Cluster>,
+        config: ConsumerConfig,
+        events: mpsc::Sender<GroupEvent>,
+        commands: mpsc::Receiver<Command>,
+    ) -> GroupTask {
+        let member = GroupMember::new(
+            cluster.clone(),
+            GroupConfig {
+                group_id: config.group_id.clone(),
+                group_instance_id: config.group_instance_id.clone(),
+                session_timeout: config.session_timeout,
+                rebalance_timeout: config.rebalance_timeout,
+                protocols: Vec::new(),
+            },
+        );
+        GroupTask {
+            cluster,
+            config,
+            member,
+            events,
+            commands,
+            owned: BTreeSet::new(),
+            owned_generation: -1,
+        }
+    }
+
+    async fn run(mut self) {
+        let mut failures = 0u32;
+        loop {
+            match self.round().await {
+                Ok(Next::Rejoin) => failures = 0,
+                Ok(Next::Stop) => return,
+                Err(e) if e.is_retriable() => {
+                    failures += 1;
+                    tracing::warn!(group = %self.config.group_id, "rejoining after: {e}");
+                    let wait = Duration::from_millis(100u64 << failures.min(6));
+                    if self.serve_for(wait.min(Duration::from_secs(5))).await {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(group = %self.config.group_id, "consumer stops: {e}");
+                    let _ = self.events.send(GroupEvent::Fatal(e)).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One generation: join, announce, heartbeat until a rebalance or a leave.
+    async fn round(&mut self) -> Result<Next, GroupError> {
+        self.cluster.refresh(&self.config.topics).await?;
+        self.member.set_protocols(self.protocols());
+        let cluster = self.cluster.clone();
+        let mut assign = |protocol: &str, members: &[MemberSubscription]| {
+            leader_assign(&cluster, protocol, members)
+        };
+        let generation = self.member.join(&mut assign).await?;
+        let cooperative = Assignor::from_name(&generation.protocol)
+            .is_some_and(|a| a.rebalance_protocol() == RebalanceProtocol::Cooperative);
+        let new = partitions_of(&generation.assignment);
+        let revoked: Vec<TopicPartition> = self.owned.difference(&new).cloned().collect();
+        let added: Vec<TopicPartition> = new.difference(&self.owned).cloned().collect();
+        tracing::info!(
+            group = %self.config.group_id,
+            generation = generation.generation_id,
+            protocol = %generation.protocol,
+            leader = generation.is_leader,
+            assigned = new.len(),
+            "joined"
+        );
+        if !revoked.is_empty() {
+            // Only a cooperative member still owns partitions here (an eager one revoked
+            // everything before joining): give them up, then rejoin so the leader can
+            // hand them to their new owners.
+            if self.revoke(revoked).await {
+                return Ok(Next::Stop);
+            }
+            if cooperative {
+                self.owned_generation = generation.generation_id;
+                self.announce_added(added).await?;
+                return Ok(Next::Rejoin);
+            }
+        }
+        self.owned_generation = generation.generation_id;
+        self.announce_added(added).await?;
+
+        let mut beat = tokio::time::interval(self.config.heartbeat_interval);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                _ = beat.tick() => match self.member.heartbeat().await {
+                    Ok(()) => {}
+                    Err(e) if e.needs_rejoin() => {
+                        tracing::info!(group = %self.config.group_id, "rebalance: {e}");
+                        // A cooperative member keeps its partitions through a rebalance,
+                        // unless it was evicted or fenced: then they may have new owners
+                        // already, and are lost.
+                        let lost = !matches!(
+                            e,
+                            GroupError::Rejoin { code: KafkaCode(REBALANCE_IN_PROGRESS), .. }
+                        );
+                        if (!cooperative || lost) && !self.owned.is_empty() {
+                            let all: Vec<_> = self.owned.iter().cloned().collect();
+                            if self.revoke(all).await {
+                                return Ok(Next::Stop);
+                            }
+                        }
+                        return Ok(Next::Rejoin);
+                    }
+                    Err(e) if e.is_retriable() => {
+                        tracing::debug!(group = %self.config.group_id, "heartbeat: {e}");
+                    }
+                    Err(e) => return Err(e),
+                },
+                command = self.commands.recv() => {
+                    if self.serve(command).await {
+                        return Ok(Next::Stop);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fetches the committed offsets of `added` and tells the consumer.
+    async fn announce_added(&mut self, added: Vec<TopicPartition>) -> Result<(), GroupError> {
+        if added.is_empty() {
+            return Ok(());
+        }
+        let committed = self.member.committed(&added).await?;
+        let with_offsets = added
+            .iter()
+            .map(|tp| (tp.clone(), committed.get(tp).copied()))
+            .collect();
+        self.owned.extend(added);
+        // The consumer may be gone; the next command recv ends the task then.
+        let _ = self.events.send(GroupEvent::Assigned(with_offsets)).await;
+        Ok(())
+    }
+
+    /// Announces a revocation and waits for the consumer's acknowledgement, serving
+    /// its commits meanwhile. Returns true when the task must stop.
+    async fn revoke(&mut self, partitions: Vec<TopicPartition>) -> bool {
+        for tp in &partitions {
+            self.owned.remove(tp);
+        }
+        let (ack, mut acked) = oneshot::channel();
+        if self
+            .events
+            .send(GroupEvent::Revoke(partitions, ack))
+            .await
+            .is_err()
+        {
+            return true;
+        }
+        loop {
+            tokio::select! {
+                // An acknowledgement dropped unsent: the consumer is gone.
+                done = &mut acked => return done.is_err(),
+                command = self.commands.recv() => {
+                    if self.serve(command).await {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Serves commands for `wait` (a backoff). Returns true when the task must stop.
+    async fn serve_for(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return false,
+                command = self.commands.recv() => {
+                    if self.serve(command).await {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one command. Returns true when the task must stop (a leave, or the consumer
+    /// dropped).
+    async fn serve(&mut self, command: Option<Command>) -> bool {
+        match command {
+            Some(Command::Commit(offsets, reply)) => {
+                let _ = reply.send(self.member.commit(&offsets).await);
+                false
+            }
+            Some(Command::Leave(reply)) => {
+                let _ = reply.send(self.member.leave().await);
+                true
+            }
+            None => {
+                let _ = self.member.leave().await;
+                true
+            }
+        }
+    }
+
+    /// The JoinGroup protocols: each assignor with this member's subscription (a
+    /// cooperative one lists the partitions still owned and their generation).
+    fn protocols(&self) -> Vec<(String, Subscription)> {
+        let mut owned: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (t, p) in &self.owned {
+            owned.entry(t.as_str()).or_default().push(*p);
+        }
+        let owned_partitions: Vec<TopicPartitions> = owned
+            .into_iter()
+            .map(|(topic, partitions)| TopicPartitions {
+                topic: topic.to_string(),
+                partitions,
+            })
+            .collect();
+        self.config
+            .assignors
+            .iter()
+            .map(|a| {
+                let cooperative = a.rebalance_protocol() == RebalanceProtocol::Cooperative;
+                let subscription = Subscription {
+                    version: if cooperative { 2 } else { 0 },
+                    topics: self.config.topics.clone(),
+                    user_data: cooperative
+                        .then(|| assignor::cooperative_sticky_user_data(self.owned_generation)),
+                    owned_partitions: if cooperative {
+                        owned_partitions.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    generation_id: if cooperative {
+                        self.owned_generation
+                    } else {
+                        -1
+                    },
+                    rack_id: None,
+                };
+                (a.name().to_string(), subscription)
+            })
+            .collect()
+    }
+}
+
+/// The leader's assignment: the protocol's assignor over the members' subscriptions and
+/// the partition counts the cluster knows for their topics.
+fn leader_assign(
+    cluster: &Cluster,
+    protocol: &str,
+    members: &[MemberSubscription],
+) -> Result<BTreeMap<String, Assignment>, String> {
+    let assignor =
+        Assignor::from_name(protocol).ok_or_else(|| format!("unknown assignor {protocol:?}"))?;
+    let mut counts = BTreeMap::new();
+    for m in members {
+        for topic in &m.subscription.topics {
+            if let Some(n) = cluster.partition_count(topic) {
+                counts.insert(topic.clone(), n);
+            }
+        }
+    }
+    let members: Vec<Member> = members
+        .iter()
+        .map(|m| Member {
+            member_id: m.member_id.clone(),
+            group_instance_id: m.group_instance_id.clone(),
+            subscription: m.subscription.clone(),
+        })
+        .collect();
+    let plan = assignor
+        .assign(&members, &counts)
+        .map_err(|e| e.to_string())?;
+    Ok(assignor::to_assignments(plan))
+}
+
+fn partitions_of(assignment: &Assignment) -> BTreeSet<TopicPartition> {
+    assignment
+        .assigned_partitions
+        .iter()
+        .flat_map(|tp| tp.partitions.iter().map(|p| (tp.topic.clone(), *p)))
+        .collect()
+}
