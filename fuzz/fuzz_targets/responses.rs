@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     // -1..=19 covers every decoder's range and its refusal edges.
     let v = i16::from(*version % 21) - 1;
     let body = Bytes::copy_from_slice(body);
-    match which % 13 {
+    match which % 15 {
         0 => drop(api_versions::decode(body, v)),
         1 => drop(metadata::decode(body, v)),
         2 => drop(fetch::decode(body, v)),
@@ -28,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
         8 => drop(list_offsets::decode(body, v)),
         9 => drop(offset_fetch::decode(body, v)),
         10 => drop(offset_commit::decode(body, v)),
-        11 => drop(consumer_protocol::decode_subscription(body)),
+        11 => drop(produce::decode(body, v)),
+        12 => drop(init_producer_id::decode(body, v)),
+        13 => drop(consumer_protocol::decode_subscription(body)),
         _ => drop(consumer_protocol::decode_assignment(body)),
     }
 });

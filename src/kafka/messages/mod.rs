@@ -13,12 +13,14 @@ pub mod fetch;
 pub mod find_coordinator;
 mod flex;
 pub mod heartbeat;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
+pub mod produce;
 pub mod request;
 pub mod sync_group;
 #[cfg(test)]
