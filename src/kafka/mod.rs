@@ -14,4 +14,5 @@ pub mod fetcher;
 pub mod group;
 pub mod messages;
 pub mod produce;
+pub mod producer;
 pub mod wire;

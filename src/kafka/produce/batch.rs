@@ -46,7 +46,7 @@ impl BatchHeader {
 }
 
 /// Why a batch could not be encoded.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {
     #[error("a record batch needs at least one record")]
