@@ -1,5 +1,7 @@
 //! The `kafka-esm` command line.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -31,6 +33,9 @@ enum Command {
         #[arg(long)]
         function_name: Option<String>,
     },
+    /// Talk to Kafka with kafka-esm's own client, to check connectivity.
+    #[command(subcommand)]
+    Kafka(cli::kafka::KafkaCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +48,25 @@ fn main() -> ExitCode {
             );
             ExitCode::from(2)
         }
+        Command::Kafka(command) => {
+            init_logs();
+            match cli::kafka::run(command) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("kafka-esm kafka: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (warnings by default).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -1,0 +1,3 @@
+//! The command line's subcommands that have more than a few lines of their own.
+
+pub mod kafka;
