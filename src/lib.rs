@@ -13,4 +13,5 @@
 #![forbid(unsafe_code)]
 
 pub mod aws;
+pub mod engine;
 pub mod kafka;
