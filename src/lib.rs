@@ -14,4 +14,5 @@
 
 pub mod aws;
 pub mod engine;
+pub mod invoke;
 pub mod kafka;

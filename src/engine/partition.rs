@@ -185,7 +185,7 @@ impl<R: EngineRecord> PartitionState<R> {
                 if !in_batch {
                     // An identifier naming no record of the batch: AWS treats the
                     // response as a failure of the whole batch.
-                    self.failed(config, Failure::Function, now, delay);
+                    self.failed(config, Failure::Function, now, delay, true);
                     return;
                 }
                 let lowest = *failed_offsets.iter().min().expect("not empty");
@@ -196,13 +196,22 @@ impl<R: EngineRecord> PartitionState<R> {
                     self.committed = self.committed.max(lowest);
                     self.pending_commit = true;
                 }
-                self.failed(config, Failure::Function, now, delay);
+                // The batch is split at the failure already: the rest is retried as is
+                // (AWS doesn't bisect it further).
+                self.failed(config, Failure::Function, now, delay, false);
             }
-            InvokeOutcome::Failed(kind) => self.failed(config, kind, now, delay),
+            InvokeOutcome::Failed(kind) => self.failed(config, kind, now, delay, true),
         }
     }
 
-    fn failed(&mut self, config: &EngineConfig, kind: Failure, now: Millis, delay: Duration) {
+    fn failed(
+        &mut self,
+        config: &EngineConfig,
+        kind: Failure,
+        now: Millis,
+        delay: Duration,
+        may_bisect: bool,
+    ) {
         let revoking = self.revoking;
         let Some(work) = self.work.as_mut() else {
             return;
@@ -227,7 +236,11 @@ impl<R: EngineRecord> PartitionState<R> {
             work.stage = Stage::GiveUp(Condition::RetryAttemptsExhausted);
             return;
         }
-        if kind == Failure::Function && config.bisect_on_error && part.records.len() > 1 {
+        if may_bisect
+            && kind == Failure::Function
+            && config.bisect_on_error
+            && part.records.len() > 1
+        {
             let part = work.parts.pop_front().expect("front exists");
             let mut first = part.records;
             let second = first.split_off(first.len() / 2);

@@ -756,3 +756,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn with_bisect_and_partial_responses_the_rest_after_a_partial_failure_is_not_split() {
+    let mut e = engine(EngineConfig {
+        batch_size: 6,
+        bisect_on_error: true,
+        report_batch_item_failures: true,
+        ..config()
+    });
+    e.fetched(&tp(0), recs(0..6), 6, 0);
+    let (id, _, _) = invoke(&drain(&mut e));
+    e.invoked(
+        id,
+        InvokeOutcome::PartialFailure {
+            failed_offsets: vec![2],
+        },
+        1,
+    );
+    assert_eq!(commits(&drain(&mut e)), [2]);
+    e.handle_timeout(e.poll_timeout().unwrap());
+    assert_eq!(invoke(&drain(&mut e)).1, [2, 3, 4, 5]);
+}
