@@ -1,6 +1,9 @@
 //! The Kafka client against real brokers: both of the rig's (nisshi and librdkafka's mock
 //! cluster), so the client isn't merely agreeing with one implementation's quirks.
 
+mod common;
+
+use common::both_brokers as brokers;
 use kafka_esm::kafka::conn::{ConnError, Connection, ConnectionConfig};
 use kafka_esm::kafka::messages::api_versions::{self, Outcome};
 use kafka_esm::kafka::messages::metadata;
@@ -10,17 +13,6 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, FetchRequest, MetadataRequest};
 use kafka_protocol::protocol::StrBytes;
 use std::sync::Arc;
-
-async fn brokers() -> Vec<Box<dyn Broker>> {
-    tokio::task::spawn_blocking(|| {
-        vec![
-            Box::new(Nisshi::start().unwrap()) as Box<dyn Broker>,
-            Box::new(MockCluster::start(3).unwrap()),
-        ]
-    })
-    .await
-    .unwrap()
-}
 
 fn first_address(broker: &dyn Broker) -> String {
     broker.bootstrap().split(',').next().unwrap().to_string()

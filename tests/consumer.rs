@@ -7,37 +7,19 @@
 //! nisshi only: librdkafka's mock cluster stops answering after our JoinGroup (see the
 //! note on the client issue).
 
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
-use kafka_esm::kafka::conn::ConnectionConfig;
+mod common;
+
+use common::cluster;
 use kafka_esm::kafka::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use kafka_esm::kafka::fetcher::{FetchConfig, FetchPosition};
 use kafka_esm::kafka::group::assignor::Assignor;
-use kafka_esm_rig::{Broker, Compression, Nisshi, Record, unique_name};
+use kafka_esm_rig::{Broker, Compression, Record, unique_name};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 const PARTITIONS: i32 = 4;
-
-fn trace() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-async fn cluster(broker: &dyn Broker, topic: &str) -> Arc<Cluster> {
-    let config = ClusterConfig {
-        bootstrap: broker.bootstrap().split(',').map(str::to_string).collect(),
-        connection: ConnectionConfig::default(),
-    };
-    Arc::new(
-        Cluster::connect(config, &[topic.to_string()])
-            .await
-            .unwrap(),
-    )
-}
 
 fn config(group: &str, topic: &str, assignor: Assignor) -> ConsumerConfig {
     ConsumerConfig {
@@ -195,10 +177,7 @@ fn produce(broker: &dyn Broker, topic: &str, round: usize, n: usize) {
 }
 
 async fn split_and_take_over(assignor: Assignor) {
-    trace();
-    let broker = tokio::task::spawn_blocking(|| Nisshi::start().unwrap())
-        .await
-        .unwrap();
+    let broker = common::nisshi().await;
     let topic = unique_name("consumer");
     tokio::task::block_in_place(|| broker.create_topic(&topic, PARTITIONS)).unwrap();
     let group = unique_name("group");

@@ -3,7 +3,9 @@
 //! missing; symbolic positions agree with the reference client; pause, resume, offset
 //! resets and a broker restart lose and duplicate nothing.
 
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
+mod common;
+
+use common::{both_brokers as brokers, cluster, trace};
 use kafka_esm::kafka::conn::ConnectionConfig;
 use kafka_esm::kafka::fetcher::{
     FetchConfig, FetchError, FetchPosition, Fetcher, OffsetReset, PartitionRecords,
@@ -13,42 +15,9 @@ use kafka_esm_rig::{
     unique_name,
 };
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 const PARTITIONS: i32 = MockCluster::PARTITIONS;
-
-/// Logs to the test output when `RUST_LOG` is set.
-fn trace() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-async fn brokers() -> Vec<Box<dyn Broker>> {
-    trace();
-    tokio::task::spawn_blocking(|| {
-        vec![
-            Box::new(Nisshi::start().unwrap()) as Box<dyn Broker>,
-            Box::new(MockCluster::start(3).unwrap()),
-        ]
-    })
-    .await
-    .unwrap()
-}
-
-async fn cluster(broker: &dyn Broker, topic: &str) -> Arc<Cluster> {
-    let config = ClusterConfig {
-        bootstrap: broker.bootstrap().split(',').map(str::to_string).collect(),
-        connection: ConnectionConfig::default(),
-    };
-    Arc::new(
-        Cluster::connect(config, &[topic.to_string()])
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", broker.kind())),
-    )
-}
 
 fn config() -> FetchConfig {
     FetchConfig {

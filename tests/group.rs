@@ -1,26 +1,16 @@
 //! Consumer group membership and offsets through our coordinator client, against both
 //! rig brokers, cross-checked with the reference client.
 
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
-use kafka_esm::kafka::conn::ConnectionConfig;
+mod common;
+
+use common::cluster;
+use kafka_esm::kafka::cluster::Cluster;
 use kafka_esm::kafka::coordinator::{Generation, GroupConfig, GroupMember, MemberSubscription};
 use kafka_esm::kafka::messages::consumer_protocol::{Assignment, Subscription, TopicPartitions};
 use kafka_esm_rig::{Broker, Compression, Nisshi, Record, unique_name};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
-
-async fn cluster(broker: &dyn Broker, topic: &str) -> Arc<Cluster> {
-    let config = ClusterConfig {
-        bootstrap: broker.bootstrap().split(',').map(str::to_string).collect(),
-        connection: ConnectionConfig::default(),
-    };
-    Arc::new(
-        Cluster::connect(config, &[topic.to_string()])
-            .await
-            .unwrap(),
-    )
-}
 
 fn member(cluster: Arc<Cluster>, group: &str, topic: &str) -> GroupMember {
     GroupMember::new(

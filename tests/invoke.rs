@@ -1,8 +1,9 @@
 //! The Lambda invoker against the rig's scriptable Invoke endpoint, through
 //! aws-sdk-lambda: each answer Lambda can give becomes the engine outcome AWS's rules say.
 
+mod common;
+
 use bytes::Bytes;
-use kafka_esm::aws::{AwsOptions, StaticCredentials, sdk_config};
 use kafka_esm::engine::{Failure, InvokeOutcome};
 use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::invoke::{InvokeError, Invoker, outcome};
@@ -12,17 +13,7 @@ use serde_json::json;
 #[tokio::test]
 async fn every_lambda_answer_maps_to_its_outcome() {
     let mut server = InvokeServer::start().await.unwrap();
-    let config = sdk_config(&AwsOptions {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(server.endpoint()),
-        credentials: Some(StaticCredentials {
-            access_key_id: "test".into(),
-            secret_access_key: "test".into(),
-            session_token: None,
-        }),
-        max_attempts: Some(1),
-    })
-    .await;
+    let config = common::local_aws(server.endpoint()).await;
     let invoker = LambdaInvoker::new(
         aws_sdk_lambda::Client::new(&config),
         "my-fn",

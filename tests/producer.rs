@@ -4,8 +4,10 @@
 //! robin; a broker restart in the middle loses nothing and writes nothing twice.
 
 use bytes::Bytes;
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
-use kafka_esm::kafka::conn::ConnectionConfig;
+mod common;
+
+use common::{both_brokers as brokers, trace};
+use kafka_esm::kafka::cluster::Cluster;
 use kafka_esm::kafka::produce::batch::ProduceRecord;
 use kafka_esm::kafka::producer::{Producer, ProducerConfig};
 use kafka_esm::kafka::wire::records::Compression as Codec;
@@ -17,36 +19,10 @@ use std::sync::Arc;
 
 const PARTITIONS: i32 = MockCluster::PARTITIONS;
 
-fn trace() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-async fn brokers() -> Vec<Box<dyn Broker>> {
-    trace();
-    tokio::task::spawn_blocking(|| {
-        vec![
-            Box::new(Nisshi::start().unwrap()) as Box<dyn Broker>,
-            Box::new(MockCluster::start(3).unwrap()),
-        ]
-    })
-    .await
-    .unwrap()
-}
-
+/// Creates `topic` and connects our cluster client to it.
 async fn cluster(broker: &dyn Broker, topic: &str) -> Arc<Cluster> {
     tokio::task::block_in_place(|| broker.create_topic(topic, PARTITIONS)).unwrap();
-    let config = ClusterConfig {
-        bootstrap: broker.bootstrap().split(',').map(str::to_string).collect(),
-        connection: ConnectionConfig::default(),
-    };
-    Arc::new(
-        Cluster::connect(config, &[topic.to_string()])
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", broker.kind())),
-    )
+    common::cluster(broker, topic).await
 }
 
 /// Record `i`: null keys and values now and then, repeated header keys, binary bytes.

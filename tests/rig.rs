@@ -3,7 +3,8 @@
 //! These tests are the ground later tests stand on: if a broker, moto or the Invoke
 //! endpoint misbehaves, it shows here first, with the component named.
 
-use kafka_esm::aws::{AwsOptions, StaticCredentials, sdk_config};
+mod common;
+
 use kafka_esm_rig::kafka::{Scram, StunnelFront};
 use kafka_esm_rig::{
     Broker, Compression, InvokeServer, MockCluster, Moto, Nisshi, NisshiOptions, Pki, Record,
@@ -346,19 +347,6 @@ fn nisshi_scram_accepts_its_users_and_refuses_bad_passwords() {
     assert!(wrong.create_topic(&unique_name("rig-scram"), 1).is_err());
 }
 
-fn moto_options(moto: &Moto) -> AwsOptions {
-    AwsOptions {
-        region: Some(Moto::REGION.into()),
-        endpoint_url: Some(moto.endpoint().into()),
-        credentials: Some(StaticCredentials {
-            access_key_id: Moto::ACCESS_KEY_ID.into(),
-            secret_access_key: Moto::SECRET_ACCESS_KEY.into(),
-            session_token: None,
-        }),
-        max_attempts: Some(1),
-    }
-}
-
 #[tokio::test]
 async fn moto_serves_secrets_manager() {
     let moto = tokio::task::spawn_blocking(|| Moto::shared().map(|_| ()))
@@ -366,7 +354,7 @@ async fn moto_serves_secrets_manager() {
         .unwrap();
     moto.unwrap();
     let moto = Moto::shared().unwrap();
-    let config = sdk_config(&moto_options(moto)).await;
+    let config = common::local_aws(moto.endpoint().into()).await;
     let sm = aws_sdk_secretsmanager::Client::new(&config);
     let name = unique_name("rig/kafka-credentials");
     let secret = r#"{"username":"alice","password":"alice-secret"}"#;
@@ -401,17 +389,7 @@ async fn moto_serves_secrets_manager() {
 #[tokio::test]
 async fn invoke_endpoint_answers_aws_sdk_lambda_as_scripted() {
     let mut server = InvokeServer::start().await.unwrap();
-    let config = sdk_config(&AwsOptions {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(server.endpoint()),
-        credentials: Some(StaticCredentials {
-            access_key_id: "test".into(),
-            secret_access_key: "test".into(),
-            session_token: None,
-        }),
-        max_attempts: Some(1),
-    })
-    .await;
+    let config = common::local_aws(server.endpoint()).await;
     let lambda = aws_sdk_lambda::Client::new(&config);
     server.script([
         Reply::json(serde_json::json!({"batchItemFailures": []})),

@@ -1,0 +1,69 @@
+//! Helpers the integration test binaries share: logging, the two rig brokers, a cluster
+//! client for a topic, and an AWS SDK configuration for the rig's local endpoints.
+//! Each binary (`mod common;`) uses some of them, hence the `dead_code` allowance.
+
+#![allow(dead_code)]
+
+use kafka_esm::aws::{AwsOptions, StaticCredentials, sdk_config};
+use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
+use kafka_esm::kafka::conn::ConnectionConfig;
+use kafka_esm_rig::{Broker, MockCluster, Nisshi};
+use std::sync::Arc;
+
+/// Logs to the test output, filtered by `RUST_LOG`.
+pub fn trace() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// Both rig brokers: nisshi and librdkafka's three-broker mock cluster.
+pub async fn both_brokers() -> Vec<Box<dyn Broker>> {
+    trace();
+    tokio::task::spawn_blocking(|| {
+        vec![
+            Box::new(Nisshi::start().unwrap()) as Box<dyn Broker>,
+            Box::new(MockCluster::start(3).unwrap()),
+        ]
+    })
+    .await
+    .unwrap()
+}
+
+/// A nisshi broker with default options.
+pub async fn nisshi() -> Nisshi {
+    trace();
+    tokio::task::spawn_blocking(|| Nisshi::start().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Our cluster client for `topic` (which must exist) on `broker`.
+pub async fn cluster(broker: &dyn Broker, topic: &str) -> Arc<Cluster> {
+    let config = ClusterConfig {
+        bootstrap: broker.bootstrap().split(',').map(str::to_string).collect(),
+        connection: ConnectionConfig::default(),
+    };
+    Arc::new(
+        Cluster::connect(config, &[topic.to_string()])
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", broker.kind())),
+    )
+}
+
+/// An SDK configuration for a local endpoint: region us-east-1, test credentials, no
+/// SDK retries.
+pub async fn local_aws(endpoint: String) -> aws_config::SdkConfig {
+    sdk_config(&AwsOptions {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(endpoint),
+        credentials: Some(StaticCredentials {
+            access_key_id: "test".into(),
+            secret_access_key: "test".into(),
+            session_token: None,
+        }),
+        max_attempts: Some(1),
+    })
+    .await
+}
