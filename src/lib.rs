@@ -13,4 +13,5 @@
 #![forbid(unsafe_code)]
 
 pub mod aws;
+pub mod config;
 pub mod kafka;
