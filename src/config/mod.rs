@@ -2,7 +2,7 @@
 //! [`Mapping`] out.
 //!
 //! A JSON document exactly as `aws lambda create-event-source-mapping --cli-input-json`
-//! takes it, with the AWS CLI's flags merged over it, is checked against
+//! takes it, with the AWS CLI's flags ([`MappingArgs`]) merged over it, is checked against
 //! SPEC §1 and AWS's limits. A bad configuration is refused before anything starts, with
 //! one message per bad field, all of them ([`ConfigErrors`], reason
 //! `ESM_CONFIG_NOT_VALID`). kafka-esm's own settings live in a separate `KafkaEsm` section
@@ -10,6 +10,7 @@
 //! connection and starts nothing: the engine gets a [`Mapping`] and trusts it.
 
 mod access;
+mod args;
 mod destination;
 mod error;
 mod esm;
@@ -26,6 +27,7 @@ mod source;
 mod tests;
 mod timestamp;
 
+pub use args::MappingArgs;
 pub use error::{
     ConfigErrors, ESM_CONFIG_NOT_VALID, FUNCTION_CONFIG_NOT_VALID, FieldError, Problem,
 };

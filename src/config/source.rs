@@ -27,6 +27,26 @@ pub fn from_cli_input_json(text: &str) -> Result<Mapping, ConfigErrors> {
     }
 }
 
+/// `--cli-input-json`: `file://PATH`, inline JSON, or (kafka-esm only) a plain path.
+pub(super) fn load_document(src: &str) -> Result<Value, String> {
+    let trimmed = src.trim_start();
+    if src.starts_with("file://") || trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return load_json(src);
+    }
+    let text = std::fs::read_to_string(src).map_err(|e| format!("cannot read {src}: {e}"))?;
+    parse_json(&text).map_err(|e| format!("{src}: {e}"))
+}
+
+/// A JSON-valued flag: inline JSON or `file://PATH`.
+pub(super) fn load_json(src: &str) -> Result<Value, String> {
+    if let Some(path) = src.strip_prefix("file://") {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read file://{path}: {e}"))?;
+        return parse_json(&text).map_err(|e| format!("file://{path}: {e}"));
+    }
+    parse_json(src)
+}
+
 fn parse_json(text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| {
         let t = text.trim_start();

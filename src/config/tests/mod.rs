@@ -4,6 +4,7 @@
 //! command line and its merge over the file, and this file the AWS CLI skeleton and the
 //! defaults. Per-field parsers have their own unit tests next to them.
 
+mod flags;
 mod rules;
 
 use super::*;
