@@ -3,8 +3,10 @@
 //! `ProvisionedPollerConfig`.
 //!
 //! Each reader checks its object's keys and values, records every problem in the
-//! [`Report`] and returns what was valid. Top-level scalars and cross-field rules are the
-//! resolver's; this file does not look outside the object it is given.
+//! [`Report`] and returns what was valid. `DestinationConfig.OnSuccess` may be empty (the
+//! CLI skeleton has it) but not set: an event source mapping only sends failures.
+//! Top-level scalars and cross-field rules are the resolver's; this file does not look
+//! outside the object it is given.
 
 use super::destination::parse_destination;
 use super::error::Problem;
