@@ -1,0 +1,223 @@
+//! The `KafkaEsm` section: kafka-esm's own settings, kept apart from the AWS shape.
+//!
+//! Only what AWS has no parameter for: a mapping UUID to reuse, a local function command,
+//! its timeout, the Lambda endpoint and region, the metrics address, and the loudly named
+//! opt-in for SASL over plaintext. The AWS CLI would refuse this section: keep it out of
+//! files shared with AWS, or give these settings as flags. This file reads the section;
+//! deriving the security protocol from it is the resolver's job.
+
+use super::error::Problem;
+use super::json::{Report, boolean, check_keys, get, integer, join, object, string};
+use super::keys::ESM_SECTION;
+use super::mapping::EsmOptions;
+use super::names::is_region;
+use serde_json::Value;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The longest function timeout a mapping accepts: 14 minutes.
+pub const MAX_FUNCTION_TIMEOUT_SECONDS: i64 = 14 * 60;
+
+/// The keys of the section.
+pub const KEYS: &[&str] = &[
+    "Uuid",
+    "FunctionCommand",
+    "FunctionTimeout",
+    "LambdaEndpointUrl",
+    "Region",
+    "MetricsAddress",
+    "AllowInsecureSaslOverPlaintext",
+];
+
+/// Reads the section (absent: defaults). Returns the options and the configured UUID.
+pub fn esm_options(r: &mut Report, v: Option<&Value>) -> (EsmOptions, Option<Uuid>) {
+    let mut o = EsmOptions::default();
+    let Some(map) = v.and_then(|v| object(r, ESM_SECTION, v)) else {
+        return (o, None);
+    };
+    let f = |k: &str| join(ESM_SECTION, k);
+    check_keys(r, ESM_SECTION, map, KEYS);
+
+    let uuid = get(map, "Uuid").and_then(|v| {
+        let s = string(r, &f("Uuid"), v)?;
+        Uuid::parse_str(s)
+            .map_err(|_| {
+                r.invalid(
+                    f("Uuid"),
+                    format!(
+                        "must be a UUID such as f89f8514-cdd9-4602-9e1f-01a5b77d449b, got \"{s}\""
+                    ),
+                )
+            })
+            .ok()
+    });
+    if let Some(v) = get(map, "FunctionCommand") {
+        match string(r, &f("FunctionCommand"), v) {
+            Some(s) if s.trim().is_empty() => r.invalid(f("FunctionCommand"), "must not be empty"),
+            Some(s) => o.function_command = Some(s.to_owned()),
+            None => {}
+        }
+    }
+    if let Some(got) =
+        get(map, "FunctionTimeout").and_then(|v| integer(r, &f("FunctionTimeout"), v))
+    {
+        if (1..=MAX_FUNCTION_TIMEOUT_SECONDS).contains(&got) {
+            o.function_timeout = Some(Duration::from_secs(got as u64));
+        } else {
+            r.error(
+                f("FunctionTimeout"),
+                Problem::FunctionTimeout {
+                    max_seconds: MAX_FUNCTION_TIMEOUT_SECONDS,
+                    got,
+                },
+            );
+        }
+    }
+    if let Some(v) = get(map, "LambdaEndpointUrl") {
+        if let Some(s) = string(r, &f("LambdaEndpointUrl"), v) {
+            let rest = s
+                .strip_prefix("http://")
+                .or_else(|| s.strip_prefix("https://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+                    o.lambda_endpoint_url = Some(s.to_owned())
+                }
+                _ => r.invalid(
+                    f("LambdaEndpointUrl"),
+                    format!("must be an http:// or https:// URL, got \"{s}\""),
+                ),
+            }
+        }
+        if o.function_command.is_some() {
+            r.invalid(
+                f("LambdaEndpointUrl"),
+                "cannot be combined with FunctionCommand: a local function is not invoked through a Lambda endpoint",
+            );
+        }
+    }
+    if let Some(s) = get(map, "Region").and_then(|v| string(r, &f("Region"), v)) {
+        if is_region(s) {
+            o.region = Some(s.to_owned());
+        } else {
+            r.invalid(
+                f("Region"),
+                format!("must be an AWS region such as us-east-1, got \"{s}\""),
+            );
+        }
+    }
+    if let Some(s) = get(map, "MetricsAddress").and_then(|v| string(r, &f("MetricsAddress"), v)) {
+        match s.parse() {
+            Ok(a) => o.metrics_address = Some(a),
+            Err(_) => r.invalid(
+                f("MetricsAddress"),
+                format!("must be IP:PORT such as 127.0.0.1:9100 or [::]:9100, got \"{s}\""),
+            ),
+        }
+    }
+    if let Some(v) = get(map, "AllowInsecureSaslOverPlaintext") {
+        o.allow_insecure_sasl_over_plaintext =
+            boolean(r, &f("AllowInsecureSaslOverPlaintext"), v).unwrap_or(false);
+    }
+    (o, uuid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::error::FUNCTION_CONFIG_NOT_VALID;
+    use serde_json::json;
+
+    fn read(v: Value) -> (EsmOptions, Option<Uuid>, Vec<String>) {
+        let mut r = Report::default();
+        let (o, u) = esm_options(&mut r, Some(&v));
+        (o, u, r.errors.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn every_setting_read() {
+        let (o, u, e) = read(json!({
+            "Uuid": "f89f8514-cdd9-4602-9e1f-01a5b77d449b",
+            "FunctionCommand": "./bootstrap",
+            "FunctionTimeout": 840,
+            "Region": "eu-west-1",
+            "MetricsAddress": "127.0.0.1:9100",
+            "AllowInsecureSaslOverPlaintext": true
+        }));
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(
+            u.unwrap().to_string(),
+            "f89f8514-cdd9-4602-9e1f-01a5b77d449b"
+        );
+        assert_eq!(
+            o,
+            EsmOptions {
+                function_command: Some("./bootstrap".into()),
+                function_timeout: Some(Duration::from_secs(840)),
+                lambda_endpoint_url: None,
+                region: Some("eu-west-1".into()),
+                metrics_address: Some("127.0.0.1:9100".parse().unwrap()),
+                allow_insecure_sasl_over_plaintext: true,
+            }
+        );
+        let (o, _, e) = read(json!({"LambdaEndpointUrl": "http://127.0.0.1:9001"}));
+        assert!(e.is_empty());
+        assert_eq!(
+            o.lambda_endpoint_url.as_deref(),
+            Some("http://127.0.0.1:9001")
+        );
+        let mut r = Report::default();
+        assert_eq!(esm_options(&mut r, None), (EsmOptions::default(), None));
+    }
+
+    #[test]
+    fn a_timeout_beyond_14_minutes_is_a_function_config_problem() {
+        let mut r = Report::default();
+        esm_options(&mut r, Some(&json!({"FunctionTimeout": 841})));
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.errors[0].problem.reason(), FUNCTION_CONFIG_NOT_VALID);
+        assert_eq!(
+            r.errors[0].to_string(),
+            "KafkaEsm.FunctionTimeout: must be between 1 and 840 seconds (an event source mapping \
+             needs a function timeout of at most 14 minutes), got 841"
+        );
+        esm_options(&mut r, Some(&json!({"FunctionTimeout": 0})));
+        assert_eq!(r.errors[1].problem.reason(), FUNCTION_CONFIG_NOT_VALID);
+    }
+
+    #[test]
+    fn every_bad_setting_reported() {
+        let (_, _, e) = read(json!({
+            "Uuid": "nope",
+            "FunctionCommand": " ",
+            "FunctionTimeout": "60",
+            "LambdaEndpointUrl": "localhost:9001",
+            "Region": "Mars",
+            "MetricsAddress": "localhost:9100",
+            "AllowInsecureSaslOverPlaintext": "yes",
+            "Extra": 1
+        }));
+        assert_eq!(
+            e,
+            [
+                "KafkaEsm.Extra: unknown key",
+                "KafkaEsm.Uuid: must be a UUID such as f89f8514-cdd9-4602-9e1f-01a5b77d449b, got \"nope\"",
+                "KafkaEsm.FunctionCommand: must not be empty",
+                "KafkaEsm.FunctionTimeout: must be an integer, got a string",
+                "KafkaEsm.LambdaEndpointUrl: must be an http:// or https:// URL, got \"localhost:9001\"",
+                "KafkaEsm.Region: must be an AWS region such as us-east-1, got \"Mars\"",
+                "KafkaEsm.MetricsAddress: must be IP:PORT such as 127.0.0.1:9100 or [::]:9100, got \"localhost:9100\"",
+                "KafkaEsm.AllowInsecureSaslOverPlaintext: must be true or false, got a string",
+            ]
+        );
+        let (_, _, e) = read(json!({"FunctionCommand": "./f", "LambdaEndpointUrl": "http://x"}));
+        assert_eq!(
+            e,
+            [
+                "KafkaEsm.LambdaEndpointUrl: cannot be combined with FunctionCommand: a local function \
+              is not invoked through a Lambda endpoint"
+            ]
+        );
+        let (_, _, e) = read(json!([]));
+        assert_eq!(e, ["KafkaEsm: must be an object, got a list"]);
+    }
+}
