@@ -91,9 +91,18 @@ fn escape_extra(b: u8) -> usize {
     }
 }
 
+/// Whether `b` must be escaped: branch-free, so that checking a whole string vectorizes.
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    (b < 0x20) | (b == b'"') | (b == b'\\')
+}
+
 /// The escaped length of `text` (valid UTF-8), quotes excluded.
 #[inline]
 pub(crate) fn escaped_len(text: &[u8]) -> usize {
+    if !text.iter().fold(false, |any, &b| any | needs_escape(b)) {
+        return text.len();
+    }
     text.len() + text.iter().map(|&b| escape_extra(b)).sum::<usize>()
 }
 
@@ -233,14 +242,60 @@ pub(crate) fn int_len(v: i64) -> usize {
     digits + usize::from(v < 0)
 }
 
+/// "00" to "99".
+static PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// Write `v` in decimal at the start of `dst` (two digits per step, as `itoa` does) and
+/// return its length, [`int_len`]`(v)`.
+///
+/// # Panics
+/// If `dst` is shorter than that.
+#[inline]
+pub(crate) fn write_int(dst: &mut [u8], v: i64) -> usize {
+    let n = int_len(v);
+    let dst = &mut dst[..n];
+    let mut u = v.unsigned_abs();
+    let mut i = n;
+    while u >= 100 {
+        i -= 2;
+        dst[i..i + 2].copy_from_slice(&PAIRS[(u % 100) as usize]);
+        u /= 100;
+    }
+    if u >= 10 {
+        i -= 2;
+        dst[i..i + 2].copy_from_slice(&PAIRS[u as usize]);
+    } else {
+        i -= 1;
+        dst[i] = b'0' + u as u8;
+    }
+    if v < 0 {
+        dst[i - 1] = b'-';
+    }
+    n
+}
+
+/// The longest integer: `i64::MIN`.
+pub(crate) const INT_MAX_LEN: usize = 20;
+
 /// Append `v` in decimal.
 #[inline]
 pub(crate) fn push_int(out: &mut Vec<u8>, v: i64) {
-    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    let mut buf = [0u8; INT_MAX_LEN];
+    let n = write_int(&mut buf, v);
+    out.extend_from_slice(&buf[..n]);
 }
 
-/// For each byte, its value as a Java `byte` (signed) in decimal, then a comma, padded to
-/// 8 bytes so that writing one is a single fixed-size copy.
+/// For each byte: its value as a Java `byte` (signed) in decimal and a comma, then, in
+/// the last of 8 bytes, the length of those two, so that writing one is one fixed-size
+/// copy and one add.
 static SIGNED: [[u8; 8]; 256] = {
     let mut t = [[0u8; 8]; 256];
     let mut b = 0;
@@ -263,27 +318,8 @@ static SIGNED: [[u8; 8]; 256] = {
         }
         text[n] = b'0' + (a % 10) as u8;
         text[n + 1] = b',';
+        text[7] = n as u8 + 2;
         t[b] = text;
-        b += 1;
-    }
-    t
-};
-
-/// The length of each entry of [`SIGNED`] without its comma.
-static SIGNED_LEN: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let v = b as u8 as i8 as i16;
-        let a = v.unsigned_abs();
-        let digits = if a >= 100 {
-            3
-        } else if a >= 10 {
-            2
-        } else {
-            1
-        };
-        t[b] = digits + (v < 0) as u8;
         b += 1;
     }
     t
@@ -295,11 +331,21 @@ const SIGNED_CHUNK: usize = 64;
 /// The length of `bytes` as a JSON array of signed integers, brackets included.
 #[inline]
 pub(crate) fn signed_array_len(bytes: &[u8]) -> usize {
-    let digits: usize = bytes
-        .iter()
-        .map(|&b| usize::from(SIGNED_LEN[usize::from(b)]))
-        .sum();
-    2 + digits + bytes.len().saturating_sub(1)
+    // Per byte, computed rather than looked up so that the sum vectorizes: one digit,
+    // plus one for each of: a second digit, a third, a minus sign. As a Java byte,
+    // 128..=255 is -128..=-1, whose magnitude is 256 - b.
+    let mut extra = 0;
+    for chunk in bytes.chunks(64) {
+        let mut n = 0u8; // at most 3 per byte: no overflow in 64 bytes
+        for &b in chunk {
+            let negative = b >= 128;
+            let two = if negative { b <= 246 } else { b >= 10 };
+            let three = if negative { b <= 156 } else { b >= 100 };
+            n += u8::from(two) + u8::from(three) + u8::from(negative);
+        }
+        extra += usize::from(n);
+    }
+    2 + bytes.len() + extra + bytes.len().saturating_sub(1)
 }
 
 /// Append `bytes` as a JSON array of signed integers (Java `byte[]`): `[104,-61,...]`.
@@ -310,8 +356,9 @@ pub(crate) fn push_signed_array(out: &mut Vec<u8>, bytes: &[u8]) {
     for chunk in bytes.chunks(SIGNED_CHUNK) {
         let mut p = 0;
         for &b in chunk {
-            buf[p..p + 8].copy_from_slice(&SIGNED[usize::from(b)]);
-            p += usize::from(SIGNED_LEN[usize::from(b)]) + 1;
+            let entry = &SIGNED[usize::from(b)];
+            buf[p..p + 8].copy_from_slice(entry);
+            p += usize::from(entry[7]);
         }
         out.extend_from_slice(&buf[..p]);
     }

@@ -13,8 +13,9 @@
 //! Format decisions where AWS's documentation is silent:
 //! - Header keys that are not valid UTF-8 are decoded as Java does (AWS's poller is Java):
 //!   U+FFFD per maximal subpart, with Java's treatment of encoded surrogates (`json.rs`).
-//! - A header with a null value is written `{"key":null}` (Java's `byte[]` null, as
-//!   Jackson writes it); a record without headers has `"headers":[]`, as in AWS's events.
+//! - A header with a null value is written `{"key":null}`: AWS's docs don't show one; a
+//!   null Java `byte[]` is what its poller holds, and JSON mappers write it as `null`. A
+//!   record without headers has `"headers":[]`, as in AWS's events.
 //! - Magic 0 messages, which have no timestamp, get `"timestamp":-1` and
 //!   `"timestampType":"NO_TIMESTAMP_TYPE"`, what Java's consumer reports for them.
 

@@ -26,8 +26,16 @@ pub(crate) const COMMA: &[u8] = b",";
 const TOPIC: &[u8] = b"{\"topic\":\"";
 const PARTITION: &[u8] = b"\",\"partition\":";
 const OFFSET: &[u8] = b",\"offset\":";
-const TIMESTAMP: &[u8] = b",\"timestamp\":";
-const TIMESTAMP_TYPE: &[u8] = b",\"timestampType\":\"";
+const TIMESTAMP: &[u8; 13] = b",\"timestamp\":";
+const TIMESTAMP_TYPE: &[u8; 18] = b",\"timestampType\":\"";
+// Each timestamp type with the quote that closes it.
+const CREATE_TIME: &[u8; 12] = b"CREATE_TIME\"";
+const LOG_APPEND_TIME: &[u8; 16] = b"LOG_APPEND_TIME\"";
+// Magic 0 messages, with timestamp -1: Java's `TimestampType.NO_TIMESTAMP_TYPE`.
+const NO_TIMESTAMP_TYPE: &[u8; 18] = b"NO_TIMESTAMP_TYPE\"";
+/// Room for a record's offset, timestamp and timestamp type (see [`push_fields`]).
+const FIELDS_MAX_LEN: usize =
+    json::INT_MAX_LEN + TIMESTAMP.len() + json::INT_MAX_LEN + TIMESTAMP_TYPE.len() + 18;
 const KEY: &[u8] = b",\"key\":\"";
 const VALUE: &[u8] = b",\"value\":\"";
 const QUOTE: &[u8] = b"\"";
@@ -73,13 +81,37 @@ pub(crate) fn push_record_head(out: &mut Vec<u8>, topic: &str, partition: i32) {
     out.extend_from_slice(OFFSET);
 }
 
+/// The timestamp type's name and closing quote.
 fn timestamp_type(t: TimestampType) -> &'static [u8] {
     match t {
-        TimestampType::CreateTime => b"CREATE_TIME",
-        TimestampType::LogAppendTime => b"LOG_APPEND_TIME",
-        // Magic 0 messages, with timestamp -1: Java's `TimestampType.NO_TIMESTAMP_TYPE`.
-        TimestampType::NoTimestampType => b"NO_TIMESTAMP_TYPE",
+        TimestampType::CreateTime => CREATE_TIME,
+        TimestampType::LogAppendTime => LOG_APPEND_TIME,
+        TimestampType::NoTimestampType => NO_TIMESTAMP_TYPE,
     }
+}
+
+/// Copy `src` to the start of `dst`, a fixed-size copy; returns its length.
+#[inline]
+fn put<const N: usize>(dst: &mut [u8], src: &[u8; N]) -> usize {
+    dst[..N].copy_from_slice(src);
+    N
+}
+
+/// `<offset>,"timestamp":<timestamp>,"timestampType":"<type>"`: assembled on the stack
+/// with fixed-size copies, so that it reaches the output in one copy.
+#[inline]
+fn push_fields(out: &mut Vec<u8>, record: &Record) {
+    let mut buf = [0u8; FIELDS_MAX_LEN];
+    let mut n = json::write_int(&mut buf, record.offset);
+    n += put(&mut buf[n..], TIMESTAMP);
+    n += json::write_int(&mut buf[n..], record.timestamp);
+    n += put(&mut buf[n..], TIMESTAMP_TYPE);
+    n += match record.timestamp_type {
+        TimestampType::CreateTime => put(&mut buf[n..], CREATE_TIME),
+        TimestampType::LogAppendTime => put(&mut buf[n..], LOG_APPEND_TIME),
+        TimestampType::NoTimestampType => put(&mut buf[n..], NO_TIMESTAMP_TYPE),
+    };
+    out.extend_from_slice(&buf[..n]);
 }
 
 /// The length of `record` as JSON, whose group's record head is `head_len` bytes long.
@@ -90,7 +122,6 @@ pub(crate) fn record_len(head_len: usize, record: &Record) -> usize {
         + json::int_len(record.timestamp)
         + TIMESTAMP_TYPE.len()
         + timestamp_type(record.timestamp_type).len()
-        + QUOTE.len()
         + HEADERS.len()
         + RECORD_CLOSE.len();
     if let Some(key) = &record.key {
@@ -101,12 +132,12 @@ pub(crate) fn record_len(head_len: usize, record: &Record) -> usize {
     }
     if !record.headers.is_empty() {
         let mut headers = 0;
-        for (key, value) in record.headers.clone() {
+        for (key, value) in record.headers.slices() {
             headers += COMMA.len()
                 + HEADER_OPEN.len()
-                + json::lossy_escaped_len(&key)
+                + json::lossy_escaped_len(key)
                 + HEADER_COLON.len()
-                + value.map_or(HEADER_NULL.len(), |v| json::signed_array_len(&v))
+                + value.map_or(HEADER_NULL.len(), json::signed_array_len)
                 + HEADER_CLOSE.len();
         }
         len += headers - COMMA.len();
@@ -117,12 +148,7 @@ pub(crate) fn record_len(head_len: usize, record: &Record) -> usize {
 /// Append `record` as JSON; `head` is its group's record head.
 pub(crate) fn push_record(out: &mut Vec<u8>, head: &[u8], record: &Record) {
     out.extend_from_slice(head);
-    json::push_int(out, record.offset);
-    out.extend_from_slice(TIMESTAMP);
-    json::push_int(out, record.timestamp);
-    out.extend_from_slice(TIMESTAMP_TYPE);
-    out.extend_from_slice(timestamp_type(record.timestamp_type));
-    out.extend_from_slice(QUOTE);
+    push_fields(out, record);
     if let Some(key) = &record.key {
         out.extend_from_slice(KEY);
         json::push_base64(out, key);
@@ -135,15 +161,15 @@ pub(crate) fn push_record(out: &mut Vec<u8>, head: &[u8], record: &Record) {
     }
     out.extend_from_slice(HEADERS);
     if !record.headers.is_empty() {
-        for (i, (key, value)) in record.headers.clone().enumerate() {
+        for (i, (key, value)) in record.headers.slices().enumerate() {
             if i > 0 {
                 out.extend_from_slice(COMMA);
             }
             out.extend_from_slice(HEADER_OPEN);
-            json::push_lossy_escaped(out, &key);
+            json::push_lossy_escaped(out, key);
             out.extend_from_slice(HEADER_COLON);
             match value {
-                Some(v) => json::push_signed_array(out, &v),
+                Some(v) => json::push_signed_array(out, v),
                 None => out.extend_from_slice(HEADER_NULL),
             }
             out.extend_from_slice(HEADER_CLOSE);

