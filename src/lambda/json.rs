@@ -264,6 +264,15 @@ pub(crate) fn write_int(dst: &mut [u8], v: i64) -> usize {
     let dst = &mut dst[..n];
     let mut u = v.unsigned_abs();
     let mut i = n;
+    // Four digits per 64-bit division, then two per 32-bit one.
+    while u >= 10_000 {
+        let rem = (u % 10_000) as usize;
+        u /= 10_000;
+        i -= 4;
+        dst[i..i + 2].copy_from_slice(&PAIRS[rem / 100]);
+        dst[i + 2..i + 4].copy_from_slice(&PAIRS[rem % 100]);
+    }
+    let mut u = u as u32;
     while u >= 100 {
         i -= 2;
         dst[i..i + 2].copy_from_slice(&PAIRS[(u % 100) as usize]);
@@ -455,24 +464,20 @@ mod tests {
 
     #[test]
     fn integers() {
-        for v in [
-            0,
-            7,
-            -7,
-            9,
-            10,
-            -10,
-            99,
-            100,
-            1_545_084_650_987,
-            i64::MAX,
-            i64::MIN,
-            i64::MIN + 1,
-        ] {
-            let mut out = Vec::new();
+        let mut values = vec![0, 1_545_084_650_987, i64::MAX, i64::MIN, i64::MIN + 1];
+        let mut p: i64 = 1;
+        for _ in 0..19 {
+            values.extend([p - 1, p, p + 1, p * 7 / 3]);
+            p = p.saturating_mul(10);
+        }
+        for v in values.clone() {
+            values.extend(v.checked_neg());
+        }
+        for v in values {
+            let mut out = b"x".to_vec();
             push_int(&mut out, v);
-            assert_eq!(out, v.to_string().as_bytes());
-            assert_eq!(int_len(v), out.len(), "{v}");
+            assert_eq!(out[1..], *v.to_string().as_bytes());
+            assert_eq!(int_len(v), out.len() - 1, "{v}");
         }
     }
 
