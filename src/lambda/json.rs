@@ -340,17 +340,19 @@ const SIGNED_CHUNK: usize = 64;
 /// The length of `bytes` as a JSON array of signed integers, brackets included.
 #[inline]
 pub(crate) fn signed_array_len(bytes: &[u8]) -> usize {
-    // Per byte, computed rather than looked up so that the sum vectorizes: one digit,
-    // plus one for each of: a second digit, a third, a minus sign. As a Java byte,
-    // 128..=255 is -128..=-1, whose magnitude is 256 - b.
+    // Per byte, computed rather than looked up so that the sum vectorizes (with signed
+    // byte comparisons only): one digit, plus one for a minus sign, a second digit and a
+    // third.
     let mut extra = 0;
     for chunk in bytes.chunks(64) {
         let mut n = 0u8; // at most 3 per byte: no overflow in 64 bytes
         for &b in chunk {
-            let negative = b >= 128;
-            let two = if negative { b <= 246 } else { b >= 10 };
-            let three = if negative { b <= 156 } else { b >= 100 };
-            n += u8::from(two) + u8::from(three) + u8::from(negative);
+            let v = b as i8;
+            n += u8::from(v < 0)
+                + u8::from(v > 9)
+                + u8::from(v < -9)
+                + u8::from(v > 99)
+                + u8::from(v < -99);
         }
         extra += usize::from(n);
     }
