@@ -7,8 +7,8 @@
 //!
 //! Layers, each talking only to the one below it: wire codec → connection → cluster and
 //! group → mapping engine → invokers and destinations → CLI. This crate currently holds
-//! the AWS plumbing ([`aws`]) and the Kafka client's wire decoders ([`kafka`]); the rest of
-//! the Kafka client, the engine and the encoder land next.
+//! the AWS plumbing ([`aws`]), the Kafka client ([`kafka`]) and the Lambda event encoder
+//! ([`lambda`]); the engine lands next.
 
 #![forbid(unsafe_code)]
 
@@ -17,3 +17,4 @@ pub mod config;
 pub mod engine;
 pub mod invoke;
 pub mod kafka;
+pub mod lambda;

@@ -18,7 +18,7 @@ mod tests;
 
 pub use batch::{PartialBatch, RecordBatch, RecordBatches};
 pub use compression::{Compression, DEFAULT_MAX_DECOMPRESSED_SIZE};
-pub use record::{Headers, Record, Records, TimestampType};
+pub use record::{HeaderSlices, Headers, Record, Records, TimestampType};
 pub use transactions::{
     AbortedTransaction, AbortedTransactions, BatchVerdict, ControlRecordType, control_record_type,
 };

@@ -63,6 +63,16 @@ impl Headers {
         self.left == 0
     }
 
+    /// The headers left, as `(key, value)` slices borrowed from the record's buffer: what
+    /// iterating yields, without the reference-count update each `Bytes` costs (for
+    /// encoders that only read them).
+    pub fn slices(&self) -> HeaderSlices<'_> {
+        HeaderSlices {
+            rest: self.reader.peek_rest(),
+            left: self.left,
+        }
+    }
+
     fn read_one(&mut self) -> Result<(Bytes, Option<Bytes>), DecodeError> {
         let key = self
             .reader
@@ -99,6 +109,65 @@ impl Iterator for Headers {
 }
 
 impl ExactSizeIterator for Headers {}
+
+/// Borrowed headers: see [`Headers::slices`].
+#[derive(Debug, Clone)]
+pub struct HeaderSlices<'a> {
+    rest: &'a [u8],
+    left: u32,
+}
+
+impl<'a> HeaderSlices<'a> {
+    /// A zigzag varint (already validated: well-formed, at most 5 bytes).
+    fn varint(&mut self) -> Option<i32> {
+        let mut v: u32 = 0;
+        for i in 0..5 {
+            let (&b, rest) = self.rest.split_first()?;
+            self.rest = rest;
+            v |= u32::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(((v >> 1) as i32) ^ -((v & 1) as i32));
+            }
+        }
+        None
+    }
+
+    /// A varint-length-prefixed byte string; `Some(None)` when null.
+    fn bytes(&mut self) -> Option<Option<&'a [u8]>> {
+        let Ok(len) = usize::try_from(self.varint()?) else {
+            return Some(None);
+        };
+        let (bytes, rest) = self.rest.split_at_checked(len)?;
+        self.rest = rest;
+        Some(Some(bytes))
+    }
+}
+
+impl<'a> Iterator for HeaderSlices<'a> {
+    type Item = (&'a [u8], Option<&'a [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let header = self
+            .bytes()
+            .and_then(|key| Some((key.unwrap_or_default(), self.bytes()?)));
+        if header.is_none() {
+            // Unreachable for validated headers; end rather than panic.
+            self.left = 0;
+        }
+        header
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.left as usize;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for HeaderSlices<'_> {}
 
 impl PartialEq for Headers {
     fn eq(&self, other: &Self) -> bool {
@@ -381,6 +450,11 @@ mod tests {
                 (Bytes::from_static(b"h1"), Some(Bytes::from_static(b"v1"))),
                 (Bytes::from_static(b"h2"), None)
             ]
+        );
+        let slices: Vec<_> = rec.headers.slices().collect();
+        assert_eq!(
+            slices,
+            vec![(&b"h1"[..], Some(&b"v1"[..])), (&b"h2"[..], None)]
         );
         // Zero-copy: the key points into the input.
         let key = rec.key.unwrap();

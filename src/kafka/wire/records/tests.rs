@@ -109,15 +109,23 @@ fn sample_records(base: i64) -> Vec<KRecord> {
 }
 
 fn plain(r: &Record) -> Plain {
+    let headers: Vec<_> = r
+        .headers
+        .clone()
+        .map(|(k, v)| (k.to_vec(), v.map(|v| v.to_vec())))
+        .collect();
+    let slices: Vec<_> = r
+        .headers
+        .slices()
+        .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+        .collect();
+    assert_eq!(slices, headers, "Headers::slices disagrees with iterating");
     (
         r.offset,
         r.timestamp,
         r.key.as_ref().map(|b| b.to_vec()),
         r.value.as_ref().map(|b| b.to_vec()),
-        r.headers
-            .clone()
-            .map(|(k, v)| (k.to_vec(), v.map(|v| v.to_vec())))
-            .collect(),
+        headers,
     )
 }
 
