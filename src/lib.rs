@@ -6,9 +6,10 @@
 //! destination. The behaviour reproduced is written down in the project's SPEC.
 //!
 //! Layers, each talking only to the one below it: wire codec → connection → cluster and
-//! group → mapping engine → invokers and destinations → CLI. This crate currently holds
-//! the AWS plumbing ([`aws`]), the Kafka client ([`kafka`]) and the Lambda event encoder
-//! ([`lambda`]); the engine lands next.
+//! group → mapping engine → invokers and destinations → CLI. Here: the AWS plumbing
+//! ([`aws`]), the Kafka client ([`kafka`]), the mapping configuration ([`config`]), the
+//! Lambda event encoder ([`lambda`]), the sans-I/O mapping engine ([`engine`]), the
+//! invokers ([`invoke`]) and the runtime that drives them all ([`runtime`]).
 
 #![forbid(unsafe_code)]
 
@@ -18,3 +19,4 @@ pub mod engine;
 pub mod invoke;
 pub mod kafka;
 pub mod lambda;
+pub mod runtime;

@@ -19,20 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run an event source mapping: consume, batch, invoke, commit.
-    Run {
-        /// The mapping, as `aws lambda create-event-source-mapping --cli-input-json` takes it.
-        #[arg(long)]
-        config: Option<std::path::PathBuf>,
-        /// `SelfManagedEventSource.Endpoints.KAFKA_BOOTSTRAP_SERVERS`, comma-separated.
-        #[arg(long)]
-        bootstrap_servers: Option<String>,
-        /// The topic to consume (`Topics`).
-        #[arg(long)]
-        topics: Option<String>,
-        /// `FunctionName`.
-        #[arg(long)]
-        function_name: Option<String>,
-    },
+    Run(Box<kafka_esm::config::MappingArgs>),
     /// Talk to Kafka with kafka-esm's own client, to check connectivity.
     #[command(subcommand)]
     Kafka(cli::kafka::KafkaCommand),
@@ -41,12 +28,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { .. } => {
-            eprintln!(
-                "kafka-esm run: the mapping engine is not built yet (it lands with the engine \
-                 issue); nothing was consumed"
-            );
-            ExitCode::from(2)
+        Command::Run(args) => {
+            init_logs();
+            cli::run::run(*args)
         }
         Command::Kafka(command) => {
             init_logs();

@@ -42,7 +42,8 @@ impl Invoker for LambdaInvoker {
             .function_name(&self.function)
             .set_qualifier(self.qualifier.clone())
             .invocation_type(InvocationType::RequestResponse)
-            .payload(Blob::new(payload))
+            // The event's buffer as is: no copy (Blob::new would copy a shared buffer).
+            .payload(Blob::from_maybe_shared(payload))
             .send()
             .await;
         match answer {

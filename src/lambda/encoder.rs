@@ -140,6 +140,25 @@ impl EventEncoder {
             + record::GROUP_CLOSE.len()
     }
 
+    /// The bytes `record` of `topic`/`partition` takes in a group after the group's first
+    /// record: its JSON and the comma before it. An event holding only that group's
+    /// records `r1..rn` is exactly `group_envelope_len + Σ record_len_in_group(ri)` long,
+    /// which is how the mapping engine sizes batches without an encoder.
+    pub fn record_len_in_group(&self, topic: &str, partition: i32, record: &Record) -> usize {
+        let topic_len = json::escaped_len(topic.as_bytes());
+        record::COMMA.len()
+            + record::record_len(record::record_head_len(topic_len, partition), record)
+    }
+
+    /// The bytes of an event holding one group of `topic`/`partition`, apart from its
+    /// records' [`record_len_in_group`](Self::record_len_in_group) (the first record has
+    /// no comma before it, hence one byte less).
+    pub fn group_envelope_len(&self, topic: &str, partition: i32) -> usize {
+        let topic_len = json::escaped_len(topic.as_bytes());
+        self.empty_len + record::group_open_len(topic_len, partition) + record::GROUP_CLOSE.len()
+            - record::COMMA.len()
+    }
+
     /// Add `record` of `topic`/`partition` to the event; returns how many bytes it added
     /// (what [`added_len`](Self::added_len) predicted).
     ///

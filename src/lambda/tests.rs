@@ -977,6 +977,20 @@ proptest! {
             .flat_map(|&g| per_group[g].iter().map(|(_, s)| *s))
             .collect();
 
+        // Each group alone is its envelope plus its records' in-group sizes, exactly.
+        for (g, gc) in case.groups.iter().enumerate() {
+            if per_group[g].is_empty() {
+                continue;
+            }
+            let mut alone = EventEncoder::new(&case.servers);
+            let mut sized = enc.group_envelope_len(&gc.topic, gc.partition);
+            for (r, _) in &per_group[g] {
+                sized += enc.record_len_in_group(&gc.topic, gc.partition, r);
+                alone.push(&gc.topic, gc.partition, r.clone()).unwrap();
+            }
+            prop_assert_eq!(alone.finish().len(), sized);
+        }
+
         let predicted = enc.len();
         let count = enc.record_count();
         let event = enc.finish();

@@ -1,0 +1,386 @@
+//! The runtime: drives the [`Engine`] with the Kafka consumer, the event encoder and an
+//! [`Invoker`]. This is `kafka-esm run`.
+//!
+//! One task owns everything: it feeds fetched records to the engine, carries out the
+//! engine's actions (encode and invoke a batch, commit offsets, pause or resume a
+//! partition), feeds invocation results back, and lets time pass. Invocations run
+//! concurrently (one per partition at most, the engine's rule). On a revocation it stops
+//! polling the group until the engine has finished or abandoned the revoked partitions'
+//! work and committed what was done; on shutdown it revokes everything the same way,
+//! then leaves the group. It decides nothing about batching, retries or commits: that
+//! is the engine's job.
+
+mod records;
+
+use crate::config::{Mapping, StartingPosition};
+use crate::engine::{Action, BatchId, Engine, EngineConfig, Millis, TopicPartition};
+use crate::invoke::{Invocation, InvokeError, Invoker, outcome};
+use crate::kafka::cluster::{Cluster, ClusterConfig, ClusterError};
+use crate::kafka::conn::ConnectionConfig;
+use crate::kafka::consumer::{Consumer, ConsumerConfig, ConsumerError, ConsumerEvent};
+use crate::kafka::fetcher::{FetchConfig, FetchPosition};
+use crate::lambda::{EventEncoder, MAX_PAYLOAD_BYTES};
+use records::{EngineRec, Sizer};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// Why the mapping stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    #[error("connecting to the Kafka cluster: {0}")]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Consumer(#[from] ConsumerError),
+    /// The mapping asks for something this build can't do yet.
+    #[error("{what} is not supported yet")]
+    Unsupported { what: &'static str },
+}
+
+impl RuntimeError {
+    /// The documented reason a stopped mapping reports.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RuntimeError::Unsupported { .. } => "ESM_CONFIG_NOT_VALID",
+            _ => "PROBLEM",
+        }
+    }
+}
+
+/// What the runtime did, for the caller's logs and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub invocations: u64,
+    pub records_invoked: u64,
+    pub records_dropped: u64,
+    pub commits: u64,
+}
+
+/// The engine's rules for `mapping`.
+pub fn engine_config(mapping: &Mapping, envelope: usize) -> EngineConfig {
+    EngineConfig {
+        batch_size: mapping.batch_size as usize,
+        batching_window: mapping.maximum_batching_window,
+        max_payload: MAX_PAYLOAD_BYTES,
+        envelope_size: envelope,
+        max_retry_attempts: mapping.maximum_retry_attempts,
+        max_record_age: mapping.maximum_record_age,
+        bisect_on_error: mapping.bisect_batch_on_function_error,
+        report_batch_item_failures: mapping.report_batch_item_failures,
+        has_destination: mapping.on_failure.is_some(),
+        ..EngineConfig::aws_defaults()
+    }
+}
+
+/// Wall-clock milliseconds.
+fn now() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Refuses what the mapping needs and this build lacks, before anything starts.
+fn check_supported(mapping: &Mapping) -> Result<(), RuntimeError> {
+    if mapping.authentication.is_some() || mapping.server_root_ca.is_some() {
+        return Err(RuntimeError::Unsupported {
+            what: "TLS and SASL authentication (SourceAccessConfigurations)",
+        });
+    }
+    if mapping.on_failure.is_some() {
+        return Err(RuntimeError::Unsupported {
+            what: "an on-failure destination (DestinationConfig)",
+        });
+    }
+    if !mapping.filters.is_empty() {
+        return Err(RuntimeError::Unsupported {
+            what: "event filtering (FilterCriteria)",
+        });
+    }
+    Ok(())
+}
+
+/// Runs `mapping` until `shutdown` resolves, invoking `invoker`.
+pub async fn run<I: Invoker>(
+    mapping: &Mapping,
+    invoker: I,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Stats, RuntimeError> {
+    check_supported(mapping)?;
+    let mut shutdown = std::pin::pin!(shutdown);
+    if !mapping.enabled {
+        tracing::info!(uuid = %mapping.uuid, "the mapping is disabled: polling nothing");
+        shutdown.await;
+        return Ok(Stats::default());
+    }
+    let bootstrap: Vec<String> = mapping
+        .bootstrap_servers
+        .iter()
+        .map(|b| format!("{}:{}", b.host, b.port))
+        .collect();
+    let cluster = Arc::new(
+        Cluster::connect(
+            ClusterConfig {
+                bootstrap: bootstrap.clone(),
+                connection: ConnectionConfig {
+                    client_id: format!("kafka-esm-{}", mapping.uuid),
+                    ..ConnectionConfig::default()
+                },
+            },
+            std::slice::from_ref(&mapping.topic),
+        )
+        .await?,
+    );
+    let consumer = Consumer::start(
+        cluster,
+        ConsumerConfig {
+            default_position: match mapping.starting_position {
+                StartingPosition::Latest => FetchPosition::Latest,
+                StartingPosition::TrimHorizon => FetchPosition::Earliest,
+                StartingPosition::AtTimestamp { epoch_millis } => {
+                    FetchPosition::Timestamp(epoch_millis)
+                }
+            },
+            fetch: FetchConfig {
+                max_wait: Duration::from_millis(500),
+                prefetch: true,
+                ..FetchConfig::default()
+            },
+            ..ConsumerConfig::new(
+                mapping.consumer_group_id.clone(),
+                vec![mapping.topic.clone()],
+            )
+        },
+    );
+    let encoder = EventEncoder::new(&bootstrap.join(","));
+    let sizer = Sizer::new(&bootstrap.join(","), &mapping.topic);
+    let engine = Engine::new(engine_config(mapping, sizer.envelope()));
+    let mut runner = Runner {
+        mapping,
+        consumer,
+        engine,
+        encoder,
+        sizer,
+        invoker: Arc::new(invoker),
+        invocations: JoinSet::new(),
+        inflight: HashMap::new(),
+        revoking: BTreeSet::new(),
+        stats: Stats::default(),
+    };
+    tracing::info!(
+        uuid = %mapping.uuid,
+        group = %mapping.consumer_group_id,
+        topic = %mapping.topic,
+        "mapping enabled"
+    );
+    let result = runner.run(shutdown.as_mut()).await;
+    let stats = runner.stats.clone();
+    let closed = runner.consumer.close().await;
+    result?;
+    closed?;
+    Ok(stats)
+}
+
+type InvokeResult = (BatchId, String, Result<Invocation, InvokeError>);
+
+struct Runner<'m, I: Invoker> {
+    mapping: &'m Mapping,
+    consumer: Consumer,
+    engine: Engine<EngineRec>,
+    encoder: EventEncoder,
+    sizer: Sizer,
+    invoker: Arc<I>,
+    invocations: JoinSet<InvokeResult>,
+    /// Invocations under way: id → partition.
+    inflight: HashMap<BatchId, TopicPartition>,
+    /// Partitions revoked whose work the engine is still finishing.
+    revoking: BTreeSet<TopicPartition>,
+    stats: Stats,
+}
+
+impl<I: Invoker> Runner<'_, I> {
+    async fn run(
+        &mut self,
+        mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<(), RuntimeError> {
+        let mut stopping = false;
+        loop {
+            self.act().await?;
+            if stopping && self.engine.partitions().next().is_none() {
+                return Ok(());
+            }
+            let deadline = self.engine.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(at) => {
+                        let wait = (at - now()).max(0) as u64;
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.as_mut(), if !stopping => {
+                    tracing::info!(uuid = %self.mapping.uuid, "stopping: finishing in-flight invocations");
+                    stopping = true;
+                    let all: Vec<TopicPartition> = self.engine.partitions().cloned().collect();
+                    let t = now();
+                    for tp in all {
+                        self.revoking.insert(tp.clone());
+                        self.engine.revoke(&tp, t);
+                    }
+                }
+                Some(done) = self.invocations.join_next(), if !self.invocations.is_empty() => {
+                    match done {
+                        Ok((id, key, result)) => {
+                            self.inflight.remove(&id);
+                            if let Err(e) = &result {
+                                tracing::warn!(partition = %key, "invocation failed: {e}");
+                            }
+                            let o = outcome(&result, self.mapping.report_batch_item_failures, &key);
+                            self.engine.invoked(id, o, now());
+                        }
+                        Err(e) => tracing::error!("an invocation task failed: {e}"),
+                    }
+                }
+                _ = sleep => self.engine.handle_timeout(now()),
+                event = self.consumer.poll(), if self.revoking.is_empty() && !stopping => {
+                    self.on_event(event?);
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: ConsumerEvent) {
+        let t = now();
+        match event {
+            ConsumerEvent::Assigned(parts) => {
+                for tp in parts {
+                    let position = self.consumer.fetcher().position(&tp.0, tp.1).unwrap_or(-1);
+                    tracing::info!(partition = %key(&tp), "assigned");
+                    self.engine.assign(tp, position);
+                }
+            }
+            ConsumerEvent::Revoked(parts) => {
+                for tp in parts {
+                    tracing::info!(partition = %key(&tp), "revoked: finishing its work");
+                    self.revoking.insert(tp.clone());
+                    self.engine.revoke(&tp, t);
+                }
+            }
+            ConsumerEvent::Records(batch) => {
+                for p in batch {
+                    let tp = (p.topic.clone(), p.partition);
+                    let recs = p
+                        .records
+                        .into_iter()
+                        .map(|r| EngineRec::new(&self.sizer, &p.topic, p.partition, r))
+                        .collect();
+                    self.engine.fetched(&tp, recs, p.next_offset, t);
+                }
+            }
+        }
+    }
+
+    /// Carries out every pending engine action; commits are sent together, last.
+    async fn act(&mut self) -> Result<(), RuntimeError> {
+        let mut commits: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+        while let Some(action) = self.engine.poll_action() {
+            match action {
+                Action::Invoke {
+                    id,
+                    partition,
+                    records,
+                    attempt,
+                } => self.invoke(id, partition, records, attempt),
+                Action::Commit { partition, offset } => {
+                    commits.insert(partition, offset);
+                }
+                Action::Dropped {
+                    partition,
+                    first_offset,
+                    last_offset,
+                    count,
+                    condition,
+                } => {
+                    self.stats.records_dropped += count as u64;
+                    tracing::warn!(
+                        partition = %key(&partition),
+                        first_offset,
+                        last_offset,
+                        count,
+                        condition = condition.as_str(),
+                        "records dropped (no on-failure destination)"
+                    );
+                }
+                Action::SendToDestination { .. } => {
+                    // check_supported refuses destinations until they exist; the engine
+                    // only sends here when one is configured.
+                    unreachable!("no destination is configured")
+                }
+                Action::Pause(tp) => self.consumer.fetcher().pause(&tp.0, tp.1),
+                Action::Resume(tp) => self.consumer.fetcher().resume(&tp.0, tp.1),
+                Action::Revoked(tp) => {
+                    // Its commits came before this action; send them before the group
+                    // moves the partition.
+                    self.commit(&mut commits).await?;
+                    self.revoking.remove(&tp);
+                }
+            }
+        }
+        self.commit(&mut commits).await
+    }
+
+    async fn commit(
+        &mut self,
+        commits: &mut BTreeMap<TopicPartition, i64>,
+    ) -> Result<(), RuntimeError> {
+        if commits.is_empty() {
+            return Ok(());
+        }
+        let offsets = std::mem::take(commits);
+        match self.consumer.commit(offsets.clone()).await {
+            Ok(()) => {
+                self.stats.commits += 1;
+                tracing::debug!(?offsets, "committed");
+                Ok(())
+            }
+            // The group moved on: the next owner reads those records again (at least
+            // once); the rebalance itself arrives through poll.
+            Err(e) if e.is_retriable() => {
+                tracing::warn!("commit refused, records will be read again: {e}");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn invoke(&mut self, id: BatchId, tp: TopicPartition, records: Vec<EngineRec>, attempt: u32) {
+        let n = records.len();
+        for r in records {
+            if let Err(e) = self.encoder.push(&tp.0, tp.1, r.record) {
+                // The engine hands records in offset order: this is a bug, not input.
+                tracing::error!("encoding a batch: {e}");
+            }
+        }
+        let event = self.encoder.finish();
+        self.stats.invocations += 1;
+        self.stats.records_invoked += n as u64;
+        tracing::debug!(partition = %key(&tp), records = n, bytes = event.len(), attempt, "invoking");
+        let invoker = self.invoker.clone();
+        let k = key(&tp);
+        self.inflight.insert(id, tp);
+        let payload = event.payload();
+        self.invocations.spawn(async move {
+            let result = invoker.invoke(payload).await;
+            (id, k, result)
+        });
+    }
+}
+
+/// `"topic-partition"`, as the event and partial batch responses name it.
+fn key(tp: &TopicPartition) -> String {
+    format!("{}-{}", tp.0, tp.1)
+}

@@ -1,0 +1,247 @@
+//! `kafka-esm run` end to end: nisshi, the runtime, and aws-sdk-lambda against the rig's
+//! scriptable Invoke endpoint. The function receives AWS's `SelfManagedKafka` events
+//! holding exactly the records produced; a failing batch is retried whole and nothing is
+//! committed until it succeeds; a bad configuration is refused before anything starts.
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use kafka_esm::config::from_cli_input_json;
+use kafka_esm::invoke::lambda::LambdaInvoker;
+use kafka_esm::runtime;
+use kafka_esm_rig::{Broker, Compression, InvokeServer, Record, Reply, unique_name};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+fn mapping_json(topic: &str, bootstrap: &str, group: &str, batch_size: u32) -> String {
+    json!({
+        "FunctionName": "my-fn",
+        "Topics": [topic],
+        "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [bootstrap]}},
+        "StartingPosition": "TRIM_HORIZON",
+        "BatchSize": batch_size,
+        "MaximumBatchingWindowInSeconds": 0,
+        "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": group},
+    })
+    .to_string()
+}
+
+async fn invoker(server: &InvokeServer) -> LambdaInvoker {
+    let config = common::local_aws(server.endpoint()).await;
+    LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), "my-fn", None)
+}
+
+/// Runs the mapping in a task until the returned sender is used.
+fn start(
+    mapping: kafka_esm::config::Mapping,
+    invoker: LambdaInvoker,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<runtime::Stats, runtime::RuntimeError>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        runtime::run(&mapping, invoker, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (stop, task)
+}
+
+/// The records of one event, checked against AWS's format: (partition, offset) → record.
+fn records_of(event: &Value, topic: &str, bootstrap: &str) -> Vec<(i32, i64, Value)> {
+    assert_eq!(event["eventSource"], "SelfManagedKafka");
+    assert_eq!(event["bootstrapServers"], bootstrap);
+    let mut out = Vec::new();
+    for (key, records) in event["records"].as_object().unwrap() {
+        for r in records.as_array().unwrap() {
+            let partition = r["partition"].as_i64().unwrap() as i32;
+            assert_eq!(key, &format!("{topic}-{partition}"));
+            assert_eq!(r["topic"], topic);
+            assert_eq!(r["timestampType"], "CREATE_TIME");
+            out.push((partition, r["offset"].as_i64().unwrap(), r.clone()));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_function_receives_aws_events_and_offsets_are_committed_after_success() {
+    let broker = common::nisshi().await;
+    let topic = unique_name("mapping");
+    let group = unique_name("mapping-group");
+    let produced: Vec<Record> = (0..25)
+        .map(|i| {
+            let mut r = Record::new(
+                (i % 3 != 0)
+                    .then(|| format!("key-{i}").into_bytes())
+                    .as_deref(),
+                Some(format!("value {i} ë").as_bytes()),
+            );
+            r.partition = Some(i % 2);
+            if i % 4 == 0 {
+                r = r.header("h", Some("ë".as_bytes()));
+            }
+            r
+        })
+        .collect();
+    let delivered = tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, 2)?;
+        broker
+            .refclient()
+            .produce(&topic, &produced, Compression::Lz4)
+    })
+    .unwrap();
+    let sent: BTreeMap<(i32, i64), &Record> = delivered
+        .iter()
+        .zip(&produced)
+        .map(|(d, r)| ((d.partition, d.offset), r))
+        .collect();
+
+    let mut server = InvokeServer::start().await.unwrap();
+    server.set_default(Reply::json(json!(null)));
+    let bootstrap = broker.bootstrap();
+    let mapping = from_cli_input_json(&mapping_json(&topic, &bootstrap, &group, 10)).unwrap();
+    let (stop, task) = start(mapping, invoker(&server).await);
+
+    let mut got: BTreeMap<(i32, i64), Value> = BTreeMap::new();
+    while got.len() < sent.len() {
+        let req = tokio::time::timeout(std::time::Duration::from_secs(60), server.next_request())
+            .await
+            .expect("an invocation within 60 s");
+        let event: Value = serde_json::from_slice(&req.body).unwrap();
+        let records = records_of(&event, &topic, &bootstrap);
+        assert!(
+            !records.is_empty() && records.len() <= 10,
+            "BatchSize: {}",
+            records.len()
+        );
+        for (p, o, r) in records {
+            assert!(got.insert((p, o), r).is_none(), "({p}, {o}) invoked twice");
+        }
+    }
+    stop.send(()).unwrap();
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!(stats.records_invoked, 25);
+
+    for ((p, o), r) in &got {
+        let s = sent[&(*p, *o)];
+        let field = |name: &str| {
+            r.get(name)
+                .map(|v| B64.decode(v.as_str().unwrap()).unwrap())
+        };
+        assert_eq!(field("key"), s.key, "({p}, {o}) key");
+        assert_eq!(field("value"), s.value, "({p}, {o}) value");
+        let headers: Vec<(String, Vec<i8>)> = r["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|h| h.as_object().unwrap().iter())
+            .map(|(k, v)| {
+                let bytes = v
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b.as_i64().unwrap() as i8)
+                    .collect();
+                (k.clone(), bytes)
+            })
+            .collect();
+        let want: Vec<(String, Vec<i8>)> = s
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.clone().unwrap().into_iter().map(|b| b as i8).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(headers, want, "({p}, {o}) headers, signed bytes");
+    }
+    let committed =
+        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    let mut want = BTreeMap::new();
+    for (p, o) in sent.keys() {
+        let e = want.entry(*p).or_insert(0);
+        *e = (*e).max(o + 1);
+    }
+    assert_eq!(committed, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_batch_is_retried_whole_and_committed_only_after_it_succeeds() {
+    let broker = common::nisshi().await;
+    let topic = unique_name("mapping-retry");
+    let group = unique_name("mapping-group");
+    let records: Vec<Record> = (0..5)
+        .map(|i| Record::new(None, Some(format!("v{i}").as_bytes())))
+        .collect();
+    tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, 1)?;
+        broker
+            .refclient()
+            .produce(&topic, &records, Compression::None)
+    })
+    .unwrap();
+    let mut server = InvokeServer::start().await.unwrap();
+    server.script([
+        Reply::unhandled("Error", "first"),
+        Reply::handled("Error", "second"),
+    ]);
+    server.set_default(Reply::json(json!({"batchItemFailures": []})));
+    let bootstrap = broker.bootstrap();
+    let mapping = from_cli_input_json(&mapping_json(&topic, &bootstrap, &group, 100)).unwrap();
+    let (stop, task) = start(mapping, invoker(&server).await);
+
+    let first = server.next_request().await;
+    let second = server.next_request().await;
+    assert_eq!(first.body, second.body, "the whole batch again");
+    // Two failures handled, no success yet: nothing committed.
+    let committed =
+        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    assert!(committed.values().all(|o| *o < 0), "{committed:?}");
+    let third = server.next_request().await;
+    assert_eq!(third.body, first.body);
+    let event: Value = serde_json::from_slice(&third.body).unwrap();
+    assert_eq!(records_of(&event, &topic, &bootstrap).len(), 5);
+
+    stop.send(()).unwrap();
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!(stats.invocations, 3);
+    let committed =
+        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    assert_eq!(committed, BTreeMap::from([(0, 5)]));
+}
+
+#[test]
+fn an_invalid_configuration_is_refused_naming_every_field() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args([
+            "run",
+            "--function-name",
+            "my-fn",
+            "--topics",
+            "a,b",
+            "--batch-size",
+            "0",
+            "--bootstrap-servers",
+            "127.0.0.1:9092",
+            "--starting-position",
+            "SOMEWHERE",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "ESM_CONFIG_NOT_VALID",
+        "BatchSize",
+        "Topics",
+        "StartingPosition",
+    ] {
+        assert!(err.contains(want), "{want} missing from: {err}");
+    }
+}
