@@ -15,7 +15,18 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 fn mapping_json(topic: &str, bootstrap: &str, group: &str, batch_size: u32) -> String {
-    json!({
+    mapping_with(topic, bootstrap, group, batch_size, json!({}))
+}
+
+/// The test mapping with `extra` keys merged in.
+fn mapping_with(
+    topic: &str,
+    bootstrap: &str,
+    group: &str,
+    batch_size: u32,
+    extra: Value,
+) -> String {
+    let mut m = json!({
         "FunctionName": "my-fn",
         "Topics": [topic],
         "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [bootstrap]}},
@@ -23,8 +34,43 @@ fn mapping_json(topic: &str, bootstrap: &str, group: &str, batch_size: u32) -> S
         "BatchSize": batch_size,
         "MaximumBatchingWindowInSeconds": 0,
         "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": group},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        m[k] = v.clone();
+    }
+    m.to_string()
+}
+
+/// A one-partition topic holding `n` records valued `v0`, `v1`, ...
+fn topic_with(broker: &dyn Broker, prefix: &str, n: usize) -> String {
+    let topic = unique_name(prefix);
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record::new(None, Some(format!("v{i}").as_bytes())))
+        .collect();
+    tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, 1)?;
+        broker
+            .refclient()
+            .produce(&topic, &records, Compression::None)
     })
-    .to_string()
+    .unwrap();
+    topic
+}
+
+/// The offsets an invocation carried.
+fn offsets(body: &[u8]) -> Vec<i64> {
+    let event: Value = serde_json::from_slice(body).unwrap();
+    event["records"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|rs| {
+            rs.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["offset"].as_i64().unwrap())
+        })
+        .collect()
 }
 
 async fn invoker(server: &InvokeServer) -> LambdaInvoker {
@@ -244,4 +290,107 @@ fn an_invalid_configuration_is_refused_naming_every_field() {
     ] {
         assert!(err.contains(want), "{want} missing from: {err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_given_up_after_its_retries_is_dropped_and_processing_continues() {
+    let broker = common::nisshi().await;
+    let topic = topic_with(&broker, "mapping-giveup", 4);
+    let group = unique_name("mapping-group");
+    let mut server = InvokeServer::start().await.unwrap();
+    server.script([
+        Reply::unhandled("Error", "1"),
+        Reply::unhandled("Error", "2"),
+    ]);
+    server.set_default(Reply::json(json!(null)));
+    let mapping = from_cli_input_json(&mapping_with(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        2,
+        json!({"MaximumRetryAttempts": 1}),
+    ))
+    .unwrap();
+    let (stop, task) = start(mapping, invoker(&server).await);
+    assert_eq!(offsets(&server.next_request().await.body), [0, 1]);
+    assert_eq!(
+        offsets(&server.next_request().await.body),
+        [0, 1],
+        "one retry"
+    );
+    assert_eq!(
+        offsets(&server.next_request().await.body),
+        [2, 3],
+        "then the next batch"
+    );
+    stop.send(()).unwrap();
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!(stats.records_dropped, 2);
+    let committed =
+        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    assert_eq!(committed, BTreeMap::from([(0, 4)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_batch_response_retries_from_the_first_failed_record() {
+    let broker = common::nisshi().await;
+    let topic = topic_with(&broker, "mapping-partial", 5);
+    let group = unique_name("mapping-group");
+    let mut server = InvokeServer::start().await.unwrap();
+    server.script([Reply::json(json!({"batchItemFailures": [
+        {"itemIdentifier": {"topic-partition": format!("{topic}-0"), "offset": 4}},
+        {"itemIdentifier": {"topic-partition": format!("{topic}-0"), "offset": 3}},
+    ]}))]);
+    server.set_default(Reply::json(json!({"batchItemFailures": []})));
+    let mapping = from_cli_input_json(&mapping_with(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        10,
+        json!({"FunctionResponseTypes": ["ReportBatchItemFailures"]}),
+    ))
+    .unwrap();
+    let (stop, task) = start(mapping, invoker(&server).await);
+    assert_eq!(offsets(&server.next_request().await.body), [0, 1, 2, 3, 4]);
+    assert_eq!(offsets(&server.next_request().await.body), [3, 4]);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let committed =
+        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    assert_eq!(committed, BTreeMap::from([(0, 5)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_from_the_groups_offsets_which_win_over_the_starting_position() {
+    let broker = common::nisshi().await;
+    let topic = topic_with(&broker, "mapping-restart", 3);
+    let group = unique_name("mapping-group");
+    let mut server = InvokeServer::start().await.unwrap();
+    server.set_default(Reply::json(json!(null)));
+    let first =
+        from_cli_input_json(&mapping_json(&topic, &broker.bootstrap(), &group, 10)).unwrap();
+    let (stop, task) = start(first, invoker(&server).await);
+    assert_eq!(offsets(&server.next_request().await.body), [0, 1, 2]);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+
+    let more: Vec<Record> = (3..5)
+        .map(|i| Record::new(None, Some(format!("v{i}").as_bytes())))
+        .collect();
+    tokio::task::block_in_place(|| broker.refclient().produce(&topic, &more, Compression::None))
+        .unwrap();
+    // LATEST would skip records 3 and 4; the group's committed offset (3) wins.
+    let second = from_cli_input_json(&mapping_with(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        10,
+        json!({"StartingPosition": "LATEST"}),
+    ))
+    .unwrap();
+    let (stop, task) = start(second, invoker(&server).await);
+    assert_eq!(offsets(&server.next_request().await.body), [3, 4]);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(server.requests().len(), 2, "nothing read twice");
 }
