@@ -394,3 +394,108 @@ async fn a_restart_resumes_from_the_groups_offsets_which_win_over_the_starting_p
     task.await.unwrap().unwrap();
     assert_eq!(server.requests().len(), 2, "nothing read twice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_says_enabled_then_problem_then_ok_then_disabled() {
+    let broker = common::nisshi().await;
+    let topic = topic_with(&broker, "mapping-status", 2);
+    let group = unique_name("mapping-group");
+    let mut server = InvokeServer::start().await.unwrap();
+    server.script([Reply::unhandled("Error", "boom")]);
+    server.set_default(Reply::json(json!(null)));
+    let mapping =
+        from_cli_input_json(&mapping_json(&topic, &broker.bootstrap(), &group, 10)).unwrap();
+    let (status, mut watch) = tokio::sync::watch::channel(runtime::MappingStatus::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let invoker = invoker(&server).await;
+    let task = tokio::spawn(async move {
+        runtime::run_with_status(
+            &mapping,
+            invoker,
+            async {
+                let _ = stopped.await;
+            },
+            status,
+        )
+        .await
+    });
+    let seen = |what: &'static str, f: fn(&runtime::MappingStatus) -> bool| {
+        let mut w = watch.clone();
+        async move {
+            tokio::time::timeout(std::time::Duration::from_secs(60), w.wait_for(f))
+                .await
+                .unwrap_or_else(|_| panic!("never {what}"))
+                .unwrap()
+                .clone()
+        }
+    };
+    seen("enabled", |s| s.state == runtime::State::Enabled).await;
+    let problem = seen("a problem", |s| {
+        s.last_processing_result.starts_with("PROBLEM")
+    })
+    .await;
+    assert_eq!(
+        problem.last_processing_result,
+        "PROBLEM: Function call failed (Unhandled)"
+    );
+    let ok = seen("OK", |s| s.last_processing_result == "OK").await;
+    assert_eq!(ok.records_invoked, 4, "2 records, invoked twice");
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let last = watch.borrow_and_update().clone();
+    assert_eq!(last.state, runtime::State::Disabled);
+    assert_eq!(last.state_transition_reason, "USER_INITIATED");
+    assert_eq!(
+        last.to_string(),
+        "State: Disabled (USER_INITIATED); LastProcessingResult: OK; records invoked 4, dropped 0"
+    );
+}
+
+/// The binary as a user runs it: a mapping file, AWS credentials from the environment,
+/// a Lambda-compatible endpoint; SIGTERM stops it cleanly after committing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_esm_run_with_a_mapping_file_invokes_prints_its_status_and_stops_on_sigterm() {
+    let broker = common::nisshi().await;
+    let topic = topic_with(&broker, "mapping-cli", 3);
+    let group = unique_name("mapping-group");
+    let mut server = InvokeServer::start().await.unwrap();
+    server.set_default(Reply::json(json!(null)));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mapping.json");
+    let mapping = mapping_with(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        10,
+        json!({"KafkaEsm": {"LambdaEndpointUrl": server.endpoint(), "Region": "us-east-1"}}),
+    );
+    std::fs::write(&file, mapping).unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args(["run", "--config"])
+        .arg(format!("file://{}", file.display()))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let req = tokio::time::timeout(std::time::Duration::from_secs(60), server.next_request())
+        .await
+        .expect("an invocation");
+    assert_eq!(offsets(&req.body), [0, 1, 2]);
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("State: Enabled (USER_INITIATED)"), "{err}");
+    assert!(err.contains("LastProcessingResult: OK"), "{err}");
+    assert!(err.contains("State: Disabled (USER_INITIATED)"), "{err}");
+    let committed =
+        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    assert_eq!(committed, BTreeMap::from([(0, 3)]));
+}

@@ -40,7 +40,11 @@ pub fn run(args: MappingArgs) -> ExitCode {
     };
     runtime.block_on(async {
         let invoker = lambda_invoker(&mapping).await;
-        match runtime::run(&mapping, invoker, shutdown_signal()).await {
+        let (status, watcher) = tokio::sync::watch::channel(runtime::MappingStatus::default());
+        let printer = tokio::spawn(print_status(watcher));
+        let result = runtime::run_with_status(&mapping, invoker, shutdown_signal(), status).await;
+        let _ = printer.await;
+        match result {
             Ok(stats) => {
                 tracing::info!(?stats, "mapping stopped");
                 ExitCode::SUCCESS
@@ -75,6 +79,27 @@ async fn lambda_invoker(mapping: &Mapping) -> LambdaInvoker {
         mapping.function.raw.clone(),
         None,
     )
+}
+
+/// Prints the mapping's status to stderr whenever its state or last processing result
+/// changes (not for every record counted), and once more at the end.
+async fn print_status(mut status: tokio::sync::watch::Receiver<runtime::MappingStatus>) {
+    let mut shown: Option<(runtime::State, String)> = None;
+    loop {
+        let now = status.borrow_and_update().clone();
+        let key = (now.state, now.last_processing_result.clone());
+        if shown.as_ref() != Some(&key) {
+            eprintln!("kafka-esm: {now}");
+            shown = Some(key);
+        }
+        if status.changed().await.is_err() {
+            let last = status.borrow().clone();
+            if shown.as_ref() != Some(&(last.state, last.last_processing_result.clone())) {
+                eprintln!("kafka-esm: {last}");
+            }
+            return;
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -11,6 +11,9 @@
 //! is the engine's job.
 
 mod records;
+pub mod status;
+
+pub use status::{MappingStatus, State};
 
 use crate::config::{Mapping, StartingPosition};
 use crate::engine::{Action, BatchId, Engine, EngineConfig, Millis, TopicPartition};
@@ -25,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// Why the mapping stopped.
@@ -108,13 +112,59 @@ pub async fn run<I: Invoker>(
     invoker: I,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Stats, RuntimeError> {
+    let (status, _) = watch::channel(MappingStatus::default());
+    run_with_status(mapping, invoker, shutdown, status).await
+}
+
+/// [`run`], publishing the mapping's [`MappingStatus`] on `status` as it changes.
+pub async fn run_with_status<I: Invoker>(
+    mapping: &Mapping,
+    invoker: I,
+    shutdown: impl Future<Output = ()>,
+    status: watch::Sender<MappingStatus>,
+) -> Result<Stats, RuntimeError> {
+    let result = run_inner(mapping, invoker, shutdown, &status).await;
+    let reason = match &result {
+        Ok(_) => "USER_INITIATED".to_string(),
+        Err(e) => e.reason().to_string(),
+    };
+    status.send_modify(|s| {
+        s.state = State::Disabled;
+        s.state_transition_reason = reason;
+        if let Err(e) = &result {
+            s.last_processing_result = format!("PROBLEM: {e}");
+        }
+    });
+    result
+}
+
+fn transition(status: &watch::Sender<MappingStatus>, state: State) {
+    status.send_modify(|s| {
+        s.state = state;
+        s.state_transition_reason = "USER_INITIATED".into();
+    });
+    tracing::info!(
+        state = state.as_str(),
+        reason = "USER_INITIATED",
+        "state transition"
+    );
+}
+
+async fn run_inner<I: Invoker>(
+    mapping: &Mapping,
+    invoker: I,
+    shutdown: impl Future<Output = ()>,
+    status: &watch::Sender<MappingStatus>,
+) -> Result<Stats, RuntimeError> {
     check_supported(mapping)?;
     let mut shutdown = std::pin::pin!(shutdown);
     if !mapping.enabled {
         tracing::info!(uuid = %mapping.uuid, "the mapping is disabled: polling nothing");
+        transition(status, State::Disabled);
         shutdown.await;
         return Ok(Stats::default());
     }
+    transition(status, State::Enabling);
     let bootstrap: Vec<String> = mapping
         .bootstrap_servers
         .iter()
@@ -168,7 +218,9 @@ pub async fn run<I: Invoker>(
         inflight: HashMap::new(),
         revoking: BTreeSet::new(),
         stats: Stats::default(),
+        status: status.clone(),
     };
+    transition(status, State::Enabled);
     tracing::info!(
         uuid = %mapping.uuid,
         group = %mapping.consumer_group_id,
@@ -198,6 +250,7 @@ struct Runner<'m, I: Invoker> {
     /// Partitions revoked whose work the engine is still finishing.
     revoking: BTreeSet<TopicPartition>,
     stats: Stats,
+    status: watch::Sender<MappingStatus>,
 }
 
 impl<I: Invoker> Runner<'_, I> {
@@ -224,6 +277,7 @@ impl<I: Invoker> Runner<'_, I> {
             tokio::select! {
                 _ = shutdown.as_mut(), if !stopping => {
                     tracing::info!(uuid = %self.mapping.uuid, "stopping: finishing in-flight invocations");
+                    transition(&self.status, State::Disabling);
                     stopping = true;
                     let all: Vec<TopicPartition> = self.engine.partitions().cloned().collect();
                     let t = now();
@@ -240,6 +294,7 @@ impl<I: Invoker> Runner<'_, I> {
                                 tracing::warn!(partition = %key, "invocation failed: {e}");
                             }
                             let o = outcome(&result, self.mapping.report_batch_item_failures, &key);
+                            self.record_result(&result);
                             self.engine.invoked(id, o, now());
                         }
                         Err(e) => tracing::error!("an invocation task failed: {e}"),
@@ -251,6 +306,25 @@ impl<I: Invoker> Runner<'_, I> {
                 }
             }
         }
+    }
+
+    /// `LastProcessingResult` after an invocation.
+    fn record_result(&self, result: &Result<Invocation, InvokeError>) {
+        let text = match result {
+            Ok(inv) => match &inv.function_error {
+                None => "OK".to_string(),
+                Some(kind) => format!("PROBLEM: Function call failed ({kind})"),
+            },
+            Err(e) => format!("PROBLEM: {e}"),
+        };
+        self.status.send_if_modified(|s| {
+            if s.last_processing_result == text {
+                return false;
+            }
+            tracing::info!(last_processing_result = %text, "processing result changed");
+            s.last_processing_result = text;
+            true
+        });
     }
 
     fn on_event(&mut self, event: ConsumerEvent) {
@@ -306,6 +380,8 @@ impl<I: Invoker> Runner<'_, I> {
                     condition,
                 } => {
                     self.stats.records_dropped += count as u64;
+                    self.status
+                        .send_modify(|s| s.records_dropped += count as u64);
                     tracing::warn!(
                         partition = %key(&partition),
                         first_offset,
@@ -368,6 +444,7 @@ impl<I: Invoker> Runner<'_, I> {
         let event = self.encoder.finish();
         self.stats.invocations += 1;
         self.stats.records_invoked += n as u64;
+        self.status.send_modify(|s| s.records_invoked += n as u64);
         tracing::debug!(partition = %key(&tp), records = n, bytes = event.len(), attempt, "invoking");
         let invoker = self.invoker.clone();
         let k = key(&tp);
