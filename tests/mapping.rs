@@ -400,7 +400,7 @@ async fn the_status_says_enabled_then_problem_then_ok_then_disabled() {
     let broker = common::nisshi().await;
     let topic = topic_with(&broker, "mapping-status", 2);
     let group = unique_name("mapping-group");
-    let mut server = InvokeServer::start().await.unwrap();
+    let server = InvokeServer::start().await.unwrap();
     server.script([Reply::unhandled("Error", "boom")]);
     server.set_default(Reply::json(json!(null)));
     let mapping =
