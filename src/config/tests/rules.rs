@@ -447,3 +447,125 @@ fn the_document_must_be_an_object() {
             .starts_with("--cli-input-json: not valid JSON")
     );
 }
+
+/// The table: at least 30 bad inputs, each refused with one message that starts
+/// with the field it is about, and the whole error is `ESM_CONFIG_NOT_VALID`.
+#[test]
+fn a_table_of_bad_inputs_each_names_its_field() {
+    let endpoints = |servers: Value| json!({"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": servers}});
+    let table: Vec<(Value, &str)> = vec![
+        (json!({"FunctionName": ""}), "FunctionName"),
+        (json!({"FunctionName": "has space"}), "FunctionName"),
+        (json!({"FunctionName": "x".repeat(141)}), "FunctionName"),
+        (json!({"FunctionName": 7}), "FunctionName"),
+        (json!({"Topics": []}), "Topics"),
+        (json!({"Topics": ["a", "b"]}), "Topics"),
+        (json!({"Topics": ["bad/name"]}), "Topics"),
+        (json!({"Topics": ["."]}), "Topics"),
+        (json!({"Topics": ["t".repeat(250)]}), "Topics"),
+        (json!({"Topics": "orders"}), "Topics"),
+        (
+            json!({"SelfManagedEventSource": endpoints(json!([]))}),
+            "SelfManagedEventSource",
+        ),
+        (
+            json!({"SelfManagedEventSource": endpoints(json!(["nohost"]))}),
+            "SelfManagedEventSource",
+        ),
+        (
+            json!({"SelfManagedEventSource": endpoints(json!(["h:0"]))}),
+            "SelfManagedEventSource",
+        ),
+        (
+            json!({"SelfManagedEventSource": endpoints(json!(["h:65536"]))}),
+            "SelfManagedEventSource",
+        ),
+        (json!({"StartingPosition": "EARLIEST"}), "StartingPosition"),
+        (
+            json!({"StartingPosition": "AT_TIMESTAMP"}),
+            "StartingPositionTimestamp",
+        ),
+        (
+            json!({"StartingPositionTimestamp": 1700000000}),
+            "StartingPositionTimestamp",
+        ),
+        (json!({"BatchSize": 0}), "BatchSize"),
+        (json!({"BatchSize": 10001}), "BatchSize"),
+        (json!({"BatchSize": "100"}), "BatchSize"),
+        (
+            json!({"MaximumBatchingWindowInSeconds": -1}),
+            "MaximumBatchingWindowInSeconds",
+        ),
+        (
+            json!({"MaximumBatchingWindowInSeconds": 301}),
+            "MaximumBatchingWindowInSeconds",
+        ),
+        (json!({"Enabled": "true"}), "Enabled"),
+        (json!({"MaximumRetryAttempts": -2}), "MaximumRetryAttempts"),
+        (
+            json!({"MaximumRetryAttempts": 10001}),
+            "MaximumRetryAttempts",
+        ),
+        (
+            json!({"MaximumRecordAgeInSeconds": 59}),
+            "MaximumRecordAgeInSeconds",
+        ),
+        (
+            json!({"MaximumRecordAgeInSeconds": 604801}),
+            "MaximumRecordAgeInSeconds",
+        ),
+        (
+            json!({"BisectBatchOnFunctionError": 1}),
+            "BisectBatchOnFunctionError",
+        ),
+        (
+            json!({"FunctionResponseTypes": ["Partial"]}),
+            "FunctionResponseTypes",
+        ),
+        (
+            json!({"SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": ""}}),
+            "SelfManagedKafkaEventSourceConfig",
+        ),
+        (
+            json!({"SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": "g".repeat(201)}}),
+            "SelfManagedKafkaEventSourceConfig",
+        ),
+        (
+            json!({"ProvisionedPollerConfig": {"MinimumPollers": 0}}),
+            "ProvisionedPollerConfig",
+        ),
+        (
+            json!({"ProvisionedPollerConfig": {"MinimumPollers": 5, "MaximumPollers": 2}}),
+            "ProvisionedPollerConfig",
+        ),
+        (
+            json!({"DestinationConfig": {"OnFailure": {"Destination": "kafka://AWSKafkaTopic"}}}),
+            "DestinationConfig",
+        ),
+        (
+            json!({"DestinationConfig": {"OnFailure": {"Destination": "https://example.com"}}}),
+            "DestinationConfig",
+        ),
+        (
+            json!({"SourceAccessConfigurations": [{"Type": "NOPE", "URI": "x"}]}),
+            "SourceAccessConfigurations",
+        ),
+        (
+            json!({"FilterCriteria": {"Filters": [{"Pattern": "not json"}]}}),
+            "FilterCriteria",
+        ),
+        (json!({"ParallelizationFactor": 2}), "ParallelizationFactor"),
+        (json!({"Whatever": 1}), "Whatever"),
+    ];
+    assert!(table.len() >= 30);
+    for (changes, field) in table {
+        let doc = with(changes.clone());
+        let err = resolve(&doc).expect_err(&format!("accepted: {changes}"));
+        assert_eq!(err.reason(), ESM_CONFIG_NOT_VALID, "{changes}");
+        let messages: Vec<String> = err.errors().iter().map(ToString::to_string).collect();
+        assert!(
+            messages.iter().any(|m| m.starts_with(field)),
+            "{changes}: no message about {field}: {messages:#?}"
+        );
+    }
+}
