@@ -165,6 +165,12 @@ async fn the_function_receives_aws_events_and_offsets_are_committed_after_succes
             records.len()
         );
         for (p, o, r) in records {
+            // In order per partition, across invocations too.
+            let last = got.range((p, i64::MIN)..(p + 1, i64::MIN)).next_back();
+            assert!(
+                last.is_none_or(|((_, l), _)| *l < o),
+                "({p}, {o}) after {last:?}"
+            );
             assert!(got.insert((p, o), r).is_none(), "({p}, {o}) invoked twice");
         }
     }
