@@ -619,3 +619,50 @@ async fn a_broker_restart_loses_and_duplicates_nothing() {
         received.assert_matches(&what, &sent);
     }
 }
+
+/// A cluster talked to as if it were Kafka 0.10 (Fetch v1–v3, which we encode
+/// ourselves): every codec still comes back byte-identical, in order, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_v1_to_v3_for_pre_0_11_brokers_reads_the_same_records() {
+    use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
+    use kafka_protocol::messages::ApiKey;
+    for broker in brokers().await {
+        let topic = unique_name("fetcher-legacy");
+        tokio::task::block_in_place(|| broker.create_topic(&topic, PARTITIONS)).unwrap();
+        let mut sent = Sent::new();
+        for (c, codec) in Compression::ALL.into_iter().enumerate() {
+            let records: Vec<Record> = (0..20)
+                .map(|i| record(c * 20 + i, (i % PARTITIONS as usize) as i32))
+                .collect();
+            sent.extend(produce(&*broker, &topic, &records, codec));
+        }
+        for version in [3, 1] {
+            let what = format!("{} Fetch v{version}", broker.kind());
+            let cluster = Cluster::connect(
+                ClusterConfig {
+                    bootstrap: broker.bootstrap().split(',').map(str::to_string).collect(),
+                    connection: ConnectionConfig {
+                        version_caps: vec![(ApiKey::Fetch, version)],
+                        ..ConnectionConfig::default()
+                    },
+                },
+                std::slice::from_ref(&topic),
+            )
+            .await
+            .unwrap();
+            let conn = cluster.broker(cluster.brokers()[0]).await.unwrap();
+            assert_eq!(
+                conn.versions().range(ApiKey::Fetch as i16).map(|r| r.1),
+                Some(version),
+                "{what}: the cap holds"
+            );
+            let mut fetcher = Fetcher::new(std::sync::Arc::new(cluster), config());
+            for p in 0..PARTITIONS {
+                fetcher.assign(&topic, p, FetchPosition::Offset(0));
+            }
+            let mut received = Received::default();
+            fetch_until(&mut fetcher, &mut received, sent.len(), 200, &what).await;
+            received.assert_matches(&what, &sent);
+        }
+    }
+}

@@ -34,6 +34,10 @@ pub struct ConnectionConfig {
     pub request_timeout: Duration,
     /// How long the TCP connect may take.
     pub connect_timeout: Duration,
+    /// Highest versions to use per API key, below what brokers announce: talks to a
+    /// cluster as to an older one (librdkafka's `broker.version.fallback` in spirit),
+    /// and lets tests exercise old-broker paths against a new broker.
+    pub version_caps: Vec<(ApiKey, i16)>,
 }
 
 impl Default for ConnectionConfig {
@@ -43,6 +47,7 @@ impl Default for ConnectionConfig {
             max_response_size: 128 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            version_caps: Vec::new(),
         }
     }
 }
@@ -237,7 +242,10 @@ impl Connection {
                     source,
                 })?;
             match decoded {
-                api_versions::Outcome::Supported(versions) => {
+                api_versions::Outcome::Supported(mut versions) => {
+                    for (api, max) in &self.config.version_caps {
+                        versions.cap(*api as i16, *max);
+                    }
                     self.versions = versions;
                     return Ok(());
                 }

@@ -20,6 +20,9 @@ use std::time::Duration;
 
 /// Fetch versions we send: kafka-protocol encodes v4 and up; v13 and up name topics by id.
 const FETCH_VERSIONS: std::ops::RangeInclusive<i16> = 4..=12;
+/// Fetch versions of brokers older than 0.11 (0.10.1 and 0.10.2 have v3), which we
+/// encode ourselves.
+const LEGACY_FETCH_VERSIONS: std::ops::RangeInclusive<i16> = 1..=3;
 /// Fetch sessions exist from v7 on.
 const SESSION_VERSION: i16 = 7;
 
@@ -138,7 +141,31 @@ impl LeaderFetch {
     ) -> Result<FetchResponse, FetchError> {
         let conn = cluster.broker(self.node).await?;
         *broker = conn.broker().to_string();
-        let version = conn.pick_version::<FetchRequest>(FETCH_VERSIONS)?;
+        let version = match conn.pick_version::<FetchRequest>(FETCH_VERSIONS) {
+            Ok(v) => v,
+            Err(e) => {
+                let (lo, hi) = LEGACY_FETCH_VERSIONS.into_inner();
+                let Some(v) = conn.versions().pick(ApiKey::Fetch as i16, lo, hi) else {
+                    return Err(e.into());
+                };
+                *sent = Sent::Sessionless;
+                // Request header v1 and response header v0, as for every pre-flexible API.
+                let body = conn
+                    .request_with(ApiKey::Fetch, v, 1, 0, |buf| {
+                        self.encode_legacy(v, buf);
+                        Ok(())
+                    })
+                    .await?;
+                return fetch::decode(body, v).map_err(|source| {
+                    FetchError::Conn(ConnError::Decode {
+                        broker: conn.broker().into(),
+                        api: ApiKey::Fetch,
+                        version: v,
+                        source,
+                    })
+                });
+            }
+        };
         *sent = if !self.sessions || version < SESSION_VERSION {
             Sent::Sessionless
         } else {
@@ -157,6 +184,30 @@ impl LeaderFetch {
                 source,
             })
         })
+    }
+
+    /// A Fetch v1–v3 body (no sessions, no isolation level: those brokers have neither).
+    fn encode_legacy(&self, version: i16, buf: &mut bytes::BytesMut) {
+        use bytes::BufMut;
+        buf.put_i32(-1); // replica id: a consumer
+        buf.put_i32(self.max_wait.as_millis().min(i32::MAX as u128) as i32);
+        buf.put_i32(self.min_bytes);
+        if version >= 3 {
+            buf.put_i32(self.max_bytes);
+        }
+        let topics = by_topic(self.plan.iter().map(|p| (p.key.0.as_str(), p)));
+        buf.put_i32(topics.len() as i32);
+        for (topic, parts) in topics {
+            // Topic names are at most 249 bytes: the i16 length can't overflow.
+            buf.put_i16(topic.len() as i16);
+            buf.put_slice(topic.as_bytes());
+            buf.put_i32(parts.len() as i32);
+            for p in parts {
+                buf.put_i32(p.key.1);
+                buf.put_i64(p.offset);
+                buf.put_i32(p.limit);
+            }
+        }
     }
 
     fn request(&self, sent: &Sent, version: i16) -> FetchRequest {

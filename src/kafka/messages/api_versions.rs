@@ -46,6 +46,17 @@ impl ApiVersions {
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
+
+    /// Lowers the broker's maximum for `key` to `max` (to talk as to an older broker);
+    /// an API left with no version is removed.
+    pub fn cap(&mut self, key: i16, max: i16) {
+        for r in &mut self.ranges {
+            if r.0 == key {
+                r.2 = r.2.min(max);
+            }
+        }
+        self.ranges.retain(|r| r.1 <= r.2);
+    }
 }
 
 /// What an ApiVersions response says.

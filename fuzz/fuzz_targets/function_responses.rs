@@ -1,0 +1,20 @@
+//! Fuzz what a function answers: partial batch responses (`batchItemFailures`) and the
+//! outcome rules around them. Whatever the body, the result is a list of offsets or a
+//! refusal of the whole batch, never a panic.
+
+#![no_main]
+
+use bytes::Bytes;
+use kafka_esm::invoke::{Invocation, outcome, partial};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = partial::parse(data, "orders-3");
+    let invocation = Invocation {
+        status_code: 200,
+        function_error: None,
+        executed_version: None,
+        payload: Bytes::copy_from_slice(data),
+    };
+    let _ = outcome(&Ok(invocation), true, "orders-3");
+});
