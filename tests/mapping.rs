@@ -57,6 +57,11 @@ fn topic_with(broker: &dyn Broker, prefix: &str, n: usize) -> String {
     topic
 }
 
+/// The group's committed offsets, as the reference client reads them.
+fn committed_offsets(broker: &dyn Broker, topic: &str, group: &str) -> BTreeMap<i32, i64> {
+    tokio::task::block_in_place(|| broker.refclient().committed(topic, group)).unwrap()
+}
+
 /// The offsets an invocation carried.
 fn offsets(body: &[u8]) -> Vec<i64> {
     let event: Value = serde_json::from_slice(body).unwrap();
@@ -213,8 +218,7 @@ async fn the_function_receives_aws_events_and_offsets_are_committed_after_succes
             .collect();
         assert_eq!(headers, want, "({p}, {o}) headers, signed bytes");
     }
-    let committed =
-        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    let committed = committed_offsets(&broker, &topic, &group);
     let mut want = BTreeMap::new();
     for (p, o) in sent.keys() {
         let e = want.entry(*p).or_insert(0);
@@ -252,8 +256,7 @@ async fn a_failing_batch_is_retried_whole_and_committed_only_after_it_succeeds()
     let second = server.next_request().await;
     assert_eq!(first.body, second.body, "the whole batch again");
     // Two failures handled, no success yet: nothing committed.
-    let committed =
-        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    let committed = committed_offsets(&broker, &topic, &group);
     assert!(committed.values().all(|o| *o < 0), "{committed:?}");
     let third = server.next_request().await;
     assert_eq!(third.body, first.body);
@@ -263,8 +266,7 @@ async fn a_failing_batch_is_retried_whole_and_committed_only_after_it_succeeds()
     stop.send(()).unwrap();
     let stats = task.await.unwrap().unwrap();
     assert_eq!(stats.invocations, 3);
-    let committed =
-        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    let committed = committed_offsets(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 5)]));
 }
 
@@ -332,8 +334,7 @@ async fn a_batch_given_up_after_its_retries_is_dropped_and_processing_continues(
     stop.send(()).unwrap();
     let stats = task.await.unwrap().unwrap();
     assert_eq!(stats.records_dropped, 2);
-    let committed =
-        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    let committed = committed_offsets(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 4)]));
 }
 
@@ -361,8 +362,7 @@ async fn a_partial_batch_response_retries_from_the_first_failed_record() {
     assert_eq!(offsets(&server.next_request().await.body), [3, 4]);
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
-    let committed =
-        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    let committed = committed_offsets(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 5)]));
 }
 
@@ -501,7 +501,6 @@ async fn kafka_esm_run_with_a_mapping_file_invokes_prints_its_status_and_stops_o
     assert!(err.contains("State: Enabled (USER_INITIATED)"), "{err}");
     assert!(err.contains("LastProcessingResult: OK"), "{err}");
     assert!(err.contains("State: Disabled (USER_INITIATED)"), "{err}");
-    let committed =
-        tokio::task::block_in_place(|| broker.refclient().committed(&topic, &group)).unwrap();
+    let committed = committed_offsets(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 3)]));
 }
