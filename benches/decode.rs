@@ -4,20 +4,17 @@
 //! Both sides touch every key, value and header. After criterion's groups, a plain
 //! alternating timing loop prints the ours/baseline ratio per codec for this run.
 
+mod common;
+
+use common::{RECORDS, XorShift};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use criterion::{Criterion, Throughput};
 use kafka_esm::kafka::wire::records::RecordBatches;
-use kafka_protocol::indexmap::IndexMap;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, RecordBatchDecoder};
 
-const RECORDS: usize = 500;
-const PER_BATCH: usize = 50;
 const VALUE_SIZE: usize = 1024;
 
 const CODECS: [(&str, Compression); 5] = [
@@ -28,27 +25,8 @@ const CODECS: [(&str, Compression); 5] = [
     ("zstd", Compression::Zstd),
 ];
 
-/// A small deterministic generator, so every run decodes the same bytes.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// `n` characters from a 32-letter alphabet: compressible about as well as JSON.
-    fn text(&mut self, n: usize) -> String {
-        const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz012345";
-        (0..n)
-            .map(|_| ALPHABET[(self.next() % 32) as usize] as char)
-            .collect()
-    }
-}
-
-fn record(i: usize, rng: &mut XorShift) -> Record {
+/// Record `i`'s value: a JSON-like object of `VALUE_SIZE` bytes.
+fn value(i: usize, rng: &mut XorShift) -> String {
     let mut value = format!(
         r#"{{"id":{i},"user":"user-{}","event":"click","payload":""#,
         rng.next() % 10_000
@@ -56,50 +34,12 @@ fn record(i: usize, rng: &mut XorShift) -> Record {
     let pad = VALUE_SIZE - value.len() - 2;
     value.push_str(&rng.text(pad));
     value.push_str(r#""}"#);
-    let mut headers = IndexMap::new();
-    headers.insert(
-        StrBytes::from_static_str("trace-id"),
-        Some(Bytes::from(rng.text(32))),
-    );
-    headers.insert(
-        StrBytes::from_static_str("content-type"),
-        Some(Bytes::from_static(b"application/json")),
-    );
-    Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: i as i64,
-        // Keep `offset - sequence` constant so the encoder keeps a batch together.
-        sequence: (i % PER_BATCH) as i32 - 1,
-        timestamp: 1_700_000_000_000 + i as i64,
-        key: Some(Bytes::from(format!("key-{i:012}"))),
-        value: Some(Bytes::from(value)),
-        headers,
-    }
+    value
 }
 
-/// A records field of `RECORDS` records in batches of `PER_BATCH`.
+/// A records field of the bench's records, compressed with `compression`.
 fn fetch_response(compression: Compression) -> Bytes {
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let records: Vec<Record> = (0..RECORDS).map(|i| record(i, &mut rng)).collect();
-    let mut buf = BytesMut::new();
-    for batch in records.chunks(PER_BATCH) {
-        RecordBatchEncoder::encode(
-            &mut buf,
-            batch,
-            &RecordEncodeOptions {
-                version: 2,
-                compression,
-            },
-        )
-        .expect("encode");
-    }
-    buf.freeze()
+    common::fetch_response(0, compression, value)
 }
 
 /// Our iterator, touching every key, value and header.

@@ -9,6 +9,9 @@
 //! reports allocations per event. After criterion's groups, a plain alternating timing
 //! loop prints the ratios for this run.
 
+mod common;
+
+use common::RECORDS;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -16,15 +19,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use criterion::{Criterion, Throughput};
 use kafka_esm::kafka::wire::records::RecordBatches;
 use kafka_esm::lambda::EventEncoder;
-use kafka_protocol::indexmap::IndexMap;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, RecordBatchDecoder, TimestampType};
 use serde::Serialize;
 
 /// Counts allocations (and reallocations), then lets `System` do the work.
@@ -64,79 +63,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const RECORDS: usize = 500;
-const PER_BATCH: usize = 50;
 const SIZES: [(&str, usize); 3] = [("100B", 100), ("1KiB", 1024), ("64KiB", 64 * 1024)];
 const TOPIC: &str = "orders";
 const PARTITION: i32 = 3;
 const SERVERS: &str = "b-1.example:9092,b-2.example:9092";
 
-/// A small deterministic generator, so every run encodes the same bytes.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn text(&mut self, n: usize) -> String {
-        const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz012345";
-        (0..n)
-            .map(|_| ALPHABET[(self.next() % 32) as usize] as char)
-            .collect()
-    }
-}
-
-fn record(i: usize, value_size: usize, rng: &mut XorShift) -> Record {
-    let mut headers = IndexMap::new();
-    headers.insert(
-        StrBytes::from_static_str("trace-id"),
-        Some(Bytes::from(rng.text(32))),
-    );
-    headers.insert(
-        StrBytes::from_static_str("content-type"),
-        Some(Bytes::from_static(b"application/json")),
-    );
-    Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 1_000_000 + i as i64,
-        // Keep `offset - sequence` constant so the encoder keeps a batch together.
-        sequence: (i % PER_BATCH) as i32 - 1,
-        timestamp: 1_700_000_000_000 + i as i64,
-        key: Some(Bytes::from(format!("key-{i:012}"))),
-        value: Some(Bytes::from(rng.text(value_size))),
-        headers,
-    }
-}
-
-/// A records field of `RECORDS` records in uncompressed batches of `PER_BATCH`.
+/// A records field of the bench's records with `value_size`-byte values, uncompressed.
 fn fetch_response(value_size: usize) -> Bytes {
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let records: Vec<Record> = (0..RECORDS)
-        .map(|i| record(i, value_size, &mut rng))
-        .collect();
-    let mut buf = BytesMut::new();
-    for batch in records.chunks(PER_BATCH) {
-        RecordBatchEncoder::encode(
-            &mut buf,
-            batch,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .expect("encode");
-    }
-    buf.freeze()
+    common::fetch_response(1_000_000, Compression::None, |_, rng| rng.text(value_size))
 }
 
 /// Ours without the event: iterate the fetched buffer (CRC checks included), keeping each
