@@ -57,6 +57,19 @@ impl ClusterError {
             ClusterError::UnknownPartition { .. } | ClusterError::UnknownBroker { .. } => true,
         }
     }
+
+    /// The documented reason a mapping stopped by this error reports, where one applies
+    /// (authentication or authorization failures).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ClusterError::BootstrapFailed(errors) => errors.iter().find_map(ConnError::reason),
+            ClusterError::Conn(e) => e.reason(),
+            ClusterError::Topic { error, .. } | ClusterError::Partition { error, .. } => {
+                error.reason()
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A Kafka error code, shown with its name.
@@ -67,7 +80,27 @@ impl KafkaCode {
     pub fn is_retriable(self) -> bool {
         ResponseError::try_from_code(self.0).is_some_and(|e| e.is_retriable())
     }
+
+    /// `EVENT_SOURCE_AUTHZ_ERROR` for the broker's authorization refusals (topic, group,
+    /// cluster or transactional id ACLs missing), as AWS reports them.
+    pub fn reason(self) -> Option<&'static str> {
+        match ResponseError::try_from_code(self.0) {
+            Some(
+                ResponseError::TopicAuthorizationFailed
+                | ResponseError::GroupAuthorizationFailed
+                | ResponseError::ClusterAuthorizationFailed
+                | ResponseError::TransactionalIdAuthorizationFailed,
+            ) => Some(EVENT_SOURCE_AUTHZ_ERROR),
+            Some(ResponseError::SaslAuthenticationFailed) => Some(EVENT_SOURCE_AUTHN_ERROR),
+            _ => None,
+        }
+    }
 }
+
+/// The documented reason for credentials the cluster refuses or can't be used.
+pub const EVENT_SOURCE_AUTHN_ERROR: &str = "EVENT_SOURCE_AUTHN_ERROR";
+/// The documented reason for missing Kafka ACLs.
+pub const EVENT_SOURCE_AUTHZ_ERROR: &str = "EVENT_SOURCE_AUTHZ_ERROR";
 
 impl std::fmt::Display for KafkaCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -304,5 +337,19 @@ mod tests {
         assert!(!KafkaCode(29).is_retriable(), "TopicAuthorizationFailed");
         assert_eq!(KafkaCode(-2000).to_string(), "error code -2000");
         assert!(!KafkaCode(-2000).is_retriable());
+    }
+
+    #[test]
+    fn acl_refusals_are_authorization_errors() {
+        for code in [29, 30, 31, 53] {
+            assert_eq!(KafkaCode(code).reason(), Some(EVENT_SOURCE_AUTHZ_ERROR), "{code}");
+        }
+        assert_eq!(KafkaCode(58).reason(), Some(EVENT_SOURCE_AUTHN_ERROR));
+        assert_eq!(KafkaCode(6).reason(), None);
+        let topic = ClusterError::Topic {
+            topic: "t".into(),
+            error: KafkaCode(29),
+        };
+        assert_eq!(topic.reason(), Some(EVENT_SOURCE_AUTHZ_ERROR));
     }
 }

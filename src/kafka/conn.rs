@@ -10,6 +10,7 @@
 //! This layer never retries or reconnects: the cluster layer above decides that.
 
 use crate::kafka::messages::ClientRequest;
+use crate::kafka::tls::{self, TlsConfig, TlsFailure};
 use crate::kafka::messages::api_versions::{self, ApiVersions};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -38,6 +39,8 @@ pub struct ConnectionConfig {
     /// cluster as to an older one (librdkafka's `broker.version.fallback` in spirit),
     /// and lets tests exercise old-broker paths against a new broker.
     pub version_caps: Vec<(ApiKey, i16)>,
+    /// TLS for every connection (`SSL`/`SASL_SSL`); plain TCP when absent.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ConnectionConfig {
@@ -48,6 +51,7 @@ impl Default for ConnectionConfig {
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             version_caps: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -93,6 +97,11 @@ pub enum ConnError {
     },
     #[error("{broker} supports no version of {api:?} that kafka-esm speaks")]
     UnsupportedApi { broker: Arc<str>, api: ApiKey },
+    #[error("TLS with {broker}: {failure}")]
+    Tls {
+        broker: Arc<str>,
+        failure: TlsFailure,
+    },
 }
 
 impl ConnError {
@@ -106,6 +115,15 @@ impl ConnError {
                 | ConnError::Timeout { .. }
         )
     }
+
+    /// The documented reason a mapping stopped by this error reports, where one applies
+    /// (`EVENT_SOURCE_AUTHN_ERROR` for TLS failures).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ConnError::Tls { failure, .. } => Some(failure.reason()),
+            _ => None,
+        }
+    }
 }
 
 type Reply = oneshot::Sender<Result<Bytes, ConnError>>;
@@ -115,9 +133,19 @@ struct Shared {
     pending: HashMap<i32, Reply>,
     /// Set once, when the connection dies; later requests fail with it at once.
     closed: Option<Arc<str>>,
+    /// The TLS cause of the death, when there was one (a TLS 1.3 broker refuses our
+    /// client certificate only after the handshake, with an alert on the first read).
+    tls_failure: Option<TlsFailure>,
 }
 
 impl Shared {
+    /// Keeps the TLS cause of an I/O error, if it has one and none was kept before.
+    fn note_tls_failure(&mut self, e: &std::io::Error, broker: &str) {
+        if self.tls_failure.is_none() {
+            self.tls_failure = tls::classify(e, tls::host_of(broker));
+        }
+    }
+
     /// Closes the connection: every pending request fails with `reason`.
     fn close(&mut self, broker: &Arc<str>, reason: &str) {
         let reason: Arc<str> = self.closed.get_or_insert_with(|| reason.into()).clone();
@@ -144,7 +172,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Opens a TCP connection to `broker` (`host:port`) and negotiates API versions.
+    /// Opens a TCP connection to `broker` (`host:port`), runs the TLS handshake when the
+    /// config asks for TLS, and negotiates API versions.
     pub async fn connect(broker: &str, config: ConnectionConfig) -> Result<Connection, ConnError> {
         let name: Arc<str> = broker.into();
         let stream = tokio::time::timeout(
@@ -161,9 +190,40 @@ impl Connection {
             source: Arc::new(e),
         })?;
         let _ = stream.set_nodelay(true);
-        let mut conn = Connection::over(stream, name, config);
-        conn.negotiate().await?;
+        let mut conn = match config.tls.clone() {
+            None => Connection::over(stream, name, config),
+            Some(tls) => {
+                let stream = tokio::time::timeout(config.connect_timeout, tls.connect(broker, stream))
+                    .await
+                    .map_err(|_| ConnError::ConnectTimeout {
+                        broker: name.clone(),
+                        after: config.connect_timeout,
+                    })?
+                    .map_err(|failure| ConnError::Tls {
+                        broker: name.clone(),
+                        failure,
+                    })?;
+                Connection::over(stream, name, config)
+            }
+        };
+        if let Err(e) = conn.negotiate().await {
+            return Err(conn.tls_cause().unwrap_or(e));
+        }
         Ok(conn)
+    }
+
+    /// The TLS failure that closed this connection, as an error, if that is what did.
+    fn tls_cause(&self) -> Option<ConnError> {
+        let failure = self
+            .shared
+            .lock()
+            .expect("connection state lock")
+            .tls_failure
+            .clone()?;
+        Some(ConnError::Tls {
+            broker: self.broker.clone(),
+            failure,
+        })
     }
 
     /// Runs the protocol over an established byte stream (TCP, TLS, a test pipe), without
@@ -176,6 +236,7 @@ impl Connection {
         let shared = Arc::new(Mutex::new(Shared {
             pending: HashMap::new(),
             closed: None,
+            tls_failure: None,
         }));
         let (frames, rx) = mpsc::channel(64);
         let reader = tokio::spawn(read_loop(
@@ -432,10 +493,9 @@ async fn write_loop<W: AsyncWrite>(
     tokio::pin!(write_half);
     while let Some(frame) = frames.recv().await {
         if let Err(e) = write_half.write_all(&frame).await {
-            shared
-                .lock()
-                .expect("connection state lock")
-                .close(&broker, &format!("write failed: {e}"));
+            let mut shared = shared.lock().expect("connection state lock");
+            shared.note_tls_failure(&e, &broker);
+            shared.close(&broker, &format!("write failed: {e}"));
             return;
         }
     }
@@ -454,7 +514,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 break "the broker closed it".to_string();
             }
-            Err(e) => break format!("read failed: {e}"),
+            Err(e) => {
+                shared
+                    .lock()
+                    .expect("connection state lock")
+                    .note_tls_failure(&e, &broker);
+                break format!("read failed: {e}");
+            }
         };
         let size = match usize::try_from(size) {
             Ok(s) if (4..=max_frame).contains(&s) => s,
@@ -474,6 +540,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
                 Ok(_) => {}
                 Err(e) => {
+                    shared
+                        .lock()
+                        .expect("connection state lock")
+                        .note_tls_failure(&e, &broker);
                     failed = Some(format!("read failed: {e}"));
                     break;
                 }

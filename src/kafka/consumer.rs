@@ -96,6 +96,15 @@ pub enum ConsumerError {
 }
 
 impl ConsumerError {
+    /// The documented reason a mapping stopped by this error reports, where one applies.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ConsumerError::Group(e) => e.reason(),
+            ConsumerError::Fetch(e) => e.reason(),
+            ConsumerError::Closed { .. } => None,
+        }
+    }
+
     /// Whether a later call may succeed (the consumer is still usable).
     pub fn is_retriable(&self) -> bool {
         match self {

@@ -112,6 +112,15 @@ impl GroupError {
             _ => false,
         }
     }
+
+    /// The documented reason a mapping stopped by this error reports, where one applies.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            GroupError::Kafka { code, .. } | GroupError::Rejoin { code, .. } => code.reason(),
+            GroupError::Cluster(e) => e.reason(),
+            _ => None,
+        }
+    }
 }
 
 /// The outcome of a rebalance for this member.

@@ -192,6 +192,18 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The documented reason a mapping stopped by this error reports, where one applies.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            FetchError::Partition { error, .. } | FetchError::Broker { error, .. } => {
+                error.reason()
+            }
+            FetchError::Cluster(e) => e.reason(),
+            FetchError::Conn(e) => e.reason(),
+            _ => None,
+        }
+    }
+
     /// The partition the error is about, if it is about one.
     pub fn partition(&self) -> Option<(&str, i32)> {
         match self {

@@ -49,7 +49,8 @@ impl RuntimeError {
     pub fn reason(&self) -> &'static str {
         match self {
             RuntimeError::Unsupported { .. } => "ESM_CONFIG_NOT_VALID",
-            _ => "PROBLEM",
+            RuntimeError::Cluster(e) => e.reason().unwrap_or("PROBLEM"),
+            RuntimeError::Consumer(e) => e.reason().unwrap_or("PROBLEM"),
         }
     }
 }

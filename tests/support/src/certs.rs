@@ -2,12 +2,13 @@
 //! that our PEM/PKCS#8 loading is checked against files someone else wrote).
 //!
 //! [`Pki::generate`] makes: a private root CA; an intermediate CA; a server certificate
-//! for `localhost` and `127.0.0.1` (DNS and IP SANs); a client certificate signed by the
-//! intermediate, with its chain (client, intermediate, root) as AWS's secret format wants
-//! it; EC P-256 and P-384 client keys; a rogue CA with a client certificate of its own;
-//! and the client's RSA key in every PKCS#8 encryption scheme `openssl pkcs8 -topk8`
-//! offers (PBES1, PKCS#12 PBE, PBES2 with PBKDF2 or scrypt) plus OpenSSL's traditional
-//! `Proc-Type: 4,ENCRYPTED` form, all under [`Pki::PASSWORD`].
+//! for `localhost` and `127.0.0.1` (DNS and IP SANs), and one for another name only; a
+//! client certificate signed by the intermediate, with its chain (client, intermediate,
+//! root) as AWS's secret format wants it; EC P-256 and P-384 client keys; a rogue CA
+//! with a client certificate of its own; and the client's RSA key in every PKCS#8
+//! encryption scheme `openssl pkcs8 -topk8` offers (PBES1, PKCS#12 PBE, PBES2 with
+//! PBKDF2 or scrypt) plus OpenSSL's traditional `Proc-Type: 4,ENCRYPTED` form, all
+//! under [`Pki::PASSWORD`].
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -51,6 +52,9 @@ pub struct Pki {
     pub ca: Identity,
     pub intermediate: Identity,
     pub server: Identity,
+    /// A server certificate from the same CA for another name only
+    /// (`broker.elsewhere.invalid`): a broker on loopback serving it fails host name checks.
+    pub server_elsewhere: Identity,
     /// Client certificate signed by the intermediate; `client.key` is unencrypted PKCS#8.
     pub client: Identity,
     /// client, intermediate, root: the `certificate` field of AWS's mTLS secret.
@@ -127,6 +131,8 @@ impl Pki {
             "[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
              [server]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n\
              subjectAltName=DNS:localhost,IP:127.0.0.1\n\
+             [elsewhere]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n\
+             subjectAltName=DNS:broker.elsewhere.invalid\n\
              [client]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
         )?;
         let rsa = |name: &str| -> Result<()> {
@@ -225,6 +231,8 @@ impl Pki {
         signed("intermediate", "kafka-esm rig intermediate CA", "ca", "ca")?;
         rsa("server")?;
         signed("server", "localhost", "ca", "server")?;
+        rsa("server-elsewhere")?;
+        signed("server-elsewhere", "broker.elsewhere.invalid", "ca", "elsewhere")?;
         rsa("client")?;
         signed("client", "kafka-esm-client", "intermediate", "client")?;
         ec("client-ec256", "P-256")?;
@@ -355,6 +363,7 @@ impl Pki {
             ca: id("ca"),
             intermediate: id("intermediate"),
             server: id("server"),
+            server_elsewhere: id("server-elsewhere"),
             client: id("client"),
             client_chain,
             client_ec256: id("client-ec256"),
