@@ -15,4 +15,5 @@ pub mod group;
 pub mod messages;
 pub mod produce;
 pub mod producer;
+pub mod sasl;
 pub mod wire;
