@@ -8,8 +8,11 @@
 //! authenticates and must never let the password reach `Debug`, `Display` or a log line;
 //! choosing TLS, reconnecting and retrying belong to the layers above.
 
+pub mod exchange;
 pub mod plain;
 pub mod scram;
+
+pub use exchange::{Session, authenticate};
 
 use crate::kafka::conn::ConnError;
 use std::fmt;
