@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     // -1..=19 covers every decoder's range and its refusal edges.
     let v = i16::from(*version % 21) - 1;
     let body = Bytes::copy_from_slice(body);
-    match which % 15 {
+    match which % 17 {
         0 => drop(api_versions::decode(body, v)),
         1 => drop(metadata::decode(body, v)),
         2 => drop(fetch::decode(body, v)),
@@ -30,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
         10 => drop(offset_commit::decode(body, v)),
         11 => drop(produce::decode(body, v)),
         12 => drop(init_producer_id::decode(body, v)),
-        13 => drop(consumer_protocol::decode_subscription(body)),
+        13 => drop(sasl_handshake::decode(body, v)),
+        14 => drop(sasl_authenticate::decode(body, v)),
+        15 => drop(consumer_protocol::decode_subscription(body)),
         _ => drop(consumer_protocol::decode_assignment(body)),
     }
 });

@@ -15,5 +15,6 @@ pub mod group;
 pub mod messages;
 pub mod produce;
 pub mod producer;
+pub mod sasl;
 pub mod tls;
 pub mod wire;

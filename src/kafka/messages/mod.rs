@@ -22,6 +22,8 @@ pub mod offset_commit;
 pub mod offset_fetch;
 pub mod produce;
 pub mod request;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 #[cfg(test)]
 mod testing;
