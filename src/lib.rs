@@ -9,7 +9,8 @@
 //! group → mapping engine → invokers and destinations → CLI. Here: the AWS plumbing
 //! ([`aws`]), the Kafka client ([`kafka`]), the mapping configuration ([`config`]), the
 //! Lambda event encoder ([`lambda`]), the sans-I/O mapping engine ([`engine`]), the
-//! invokers ([`invoke`]) and the runtime that drives them all ([`runtime`]).
+//! invokers ([`invoke`]), the runtime that drives them all ([`runtime`]), and the mTLS
+//! certificates and private keys ([`security`]).
 
 #![forbid(unsafe_code)]
 
@@ -21,3 +22,4 @@ pub mod invoke;
 pub mod kafka;
 pub mod lambda;
 pub mod runtime;
+pub mod security;
