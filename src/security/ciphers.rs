@@ -63,7 +63,7 @@ impl Cbc {
                 ),
             });
         }
-        if data.is_empty() || data.len() % self.block_len() != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(self.block_len()) {
             return Err(KeyError::MalformedDer {
                 at: "the encrypted key",
                 detail: format!(

@@ -55,7 +55,7 @@ pub(crate) fn kdf(
     while out.len() < len {
         let mut a = Zeroizing::new(Sha1::new().chain_update(d).chain_update(&*i).finalize());
         for _ in 1..iterations {
-            let next = Sha1::digest(&*a);
+            let next = Sha1::digest(*a);
             a.copy_from_slice(&next);
         }
         out.extend_from_slice(&a);

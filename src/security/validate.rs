@@ -75,19 +75,13 @@ pub(crate) fn pkcs8(der: &[u8]) -> Shape {
     };
     let alg = info.algorithm;
     if alg.oid == RSA_ENCRYPTION {
-        match pkcs1(info.private_key.as_bytes()) {
-            Shape::Ok => Shape::Ok,
-            other => other,
-        }
+        pkcs1(info.private_key.as_bytes())
     } else if alg.oid == EC_PUBLIC_KEY {
         let curve = alg
             .parameters
             .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
         match check_curve(curve) {
-            Shape::Ok => match sec1(info.private_key.as_bytes(), false) {
-                Shape::Ok => Shape::Ok,
-                other => other,
-            },
+            Shape::Ok => sec1(info.private_key.as_bytes(), false),
             other => other,
         }
     } else if alg.oid == ED25519 {
