@@ -69,7 +69,7 @@ fn scramp_refuses_a_wrong_password() {
     for hash in [ScramHash::Sha256, ScramHash::Sha512] {
         let err = exchange(hash, "alice", "pencil", "crayon").unwrap_err();
         assert!(
-            matches!(&err, SaslError::ServerError(e) if e == "invalid-proof"),
+            matches!(&err, SaslError::ServerError { error, .. } if error == "invalid-proof"),
             "{hash:?}: {err}"
         );
     }

@@ -150,10 +150,7 @@ async fn mutual_tls_presents_the_client_chain_and_refusals_are_named() {
 
     let rogue = TlsConfig::new(
         roots(),
-        Some((
-            certs(&pki.rogue_client.cert),
-            key(&pki.rogue_client.key),
-        )),
+        Some((certs(&pki.rogue_client.cert), key(&pki.rogue_client.key))),
     )
     .unwrap();
     let failure = tls_failure(connect(&front.bootstrap(), &topic, rogue).await);
@@ -172,7 +169,9 @@ async fn tls_to_a_plaintext_listener_says_the_broker_does_not_speak_tls() {
     let failure = tls_failure(connect(&broker.bootstrap(), "any", tls).await);
     assert!(matches!(failure, TlsFailure::NotTls(_)), "{failure}");
     assert!(
-        failure.to_string().contains("AllowInsecureSaslOverPlaintext"),
+        failure
+            .to_string()
+            .contains("AllowInsecureSaslOverPlaintext"),
         "{failure}"
     );
 }

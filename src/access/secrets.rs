@@ -29,7 +29,11 @@ impl fmt::Debug for Secret {
             .field("source", &self.source)
             .field(
                 "fields",
-                &self.fields.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+                &self
+                    .fields
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -68,8 +72,8 @@ impl Secret {
             cause,
         };
         // serde_json's messages give a line and column, never the text around them.
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| not_json(format!("invalid JSON at {}:{}", e.line(), e.column())))?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| not_json(format!("invalid JSON at {}:{}", e.line(), e.column())))?;
         let Value::Object(map) = value else {
             return Err(not_json("not an object".into()));
         };
@@ -126,9 +130,9 @@ pub async fn read(source: &SecretSource, aws: &AwsOptions) -> Result<Secret, Sec
         cause,
     };
     let text = match source {
-        SecretSource::File(path) => Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?,
-        ),
+        SecretSource::File(path) => {
+            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?)
+        }
         SecretSource::Env(var) => Zeroizing::new(std::env::var(var).map_err(|e| {
             unreadable(match e {
                 std::env::VarError::NotPresent => "the environment variable is not set".into(),
@@ -205,7 +209,10 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(matches!(missing, SecretError::Unreadable { .. }), "{missing}");
+        assert!(
+            matches!(missing, SecretError::Unreadable { .. }),
+            "{missing}"
+        );
         let unset = read(
             &SecretSource::Env("KAFKA_ESM_TEST_SURELY_UNSET_VAR".into()),
             &AwsOptions::default(),

@@ -342,7 +342,11 @@ mod tests {
     #[test]
     fn acl_refusals_are_authorization_errors() {
         for code in [29, 30, 31, 53] {
-            assert_eq!(KafkaCode(code).reason(), Some(EVENT_SOURCE_AUTHZ_ERROR), "{code}");
+            assert_eq!(
+                KafkaCode(code).reason(),
+                Some(EVENT_SOURCE_AUTHZ_ERROR),
+                "{code}"
+            );
         }
         assert_eq!(KafkaCode(58).reason(), Some(EVENT_SOURCE_AUTHN_ERROR));
         assert_eq!(KafkaCode(6).reason(), None);

@@ -10,8 +10,9 @@
 //! This layer never retries or reconnects: the cluster layer above decides that.
 
 use crate::kafka::messages::ClientRequest;
-use crate::kafka::tls::{self, TlsConfig, TlsFailure};
 use crate::kafka::messages::api_versions::{self, ApiVersions};
+use crate::kafka::sasl::{self, SaslCredentials, SaslError};
+use crate::kafka::tls::{self, TlsConfig, TlsFailure};
 use crate::kafka::wire::{DecodeError, Reader};
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader};
@@ -41,6 +42,8 @@ pub struct ConnectionConfig {
     pub version_caps: Vec<(ApiKey, i16)>,
     /// TLS for every connection (`SSL`/`SASL_SSL`); plain TCP when absent.
     pub tls: Option<TlsConfig>,
+    /// SASL authentication right after version negotiation, on every connection.
+    pub sasl: Option<Arc<SaslCredentials>>,
 }
 
 impl Default for ConnectionConfig {
@@ -52,6 +55,7 @@ impl Default for ConnectionConfig {
             connect_timeout: Duration::from_secs(10),
             version_caps: Vec::new(),
             tls: None,
+            sasl: None,
         }
     }
 }
@@ -102,6 +106,11 @@ pub enum ConnError {
         broker: Arc<str>,
         failure: TlsFailure,
     },
+    #[error("SASL with {broker}: {source}")]
+    Sasl {
+        broker: Arc<str>,
+        source: Arc<SaslError>,
+    },
 }
 
 impl ConnError {
@@ -113,7 +122,7 @@ impl ConnError {
                 | ConnError::ConnectTimeout { .. }
                 | ConnError::Closed { .. }
                 | ConnError::Timeout { .. }
-        )
+        ) || matches!(self, ConnError::Sasl { source, .. } if source.is_retriable())
     }
 
     /// The documented reason a mapping stopped by this error reports, where one applies
@@ -121,6 +130,10 @@ impl ConnError {
     pub fn reason(&self) -> Option<&'static str> {
         match self {
             ConnError::Tls { failure, .. } => Some(failure.reason()),
+            ConnError::Sasl { source, .. } => match source.as_ref() {
+                SaslError::Connection(e) => e.reason(),
+                e => Some(e.reason()),
+            },
             _ => None,
         }
     }
@@ -173,7 +186,8 @@ pub struct Connection {
 
 impl Connection {
     /// Opens a TCP connection to `broker` (`host:port`), runs the TLS handshake when the
-    /// config asks for TLS, and negotiates API versions.
+    /// config asks for TLS, negotiates API versions, and authenticates with SASL when the
+    /// config has credentials.
     pub async fn connect(broker: &str, config: ConnectionConfig) -> Result<Connection, ConnError> {
         let name: Arc<str> = broker.into();
         let stream = tokio::time::timeout(
@@ -193,21 +207,30 @@ impl Connection {
         let mut conn = match config.tls.clone() {
             None => Connection::over(stream, name, config),
             Some(tls) => {
-                let stream = tokio::time::timeout(config.connect_timeout, tls.connect(broker, stream))
-                    .await
-                    .map_err(|_| ConnError::ConnectTimeout {
-                        broker: name.clone(),
-                        after: config.connect_timeout,
-                    })?
-                    .map_err(|failure| ConnError::Tls {
-                        broker: name.clone(),
-                        failure,
-                    })?;
+                let stream =
+                    tokio::time::timeout(config.connect_timeout, tls.connect(broker, stream))
+                        .await
+                        .map_err(|_| ConnError::ConnectTimeout {
+                            broker: name.clone(),
+                            after: config.connect_timeout,
+                        })?
+                        .map_err(|failure| ConnError::Tls {
+                            broker: name.clone(),
+                            failure,
+                        })?;
                 Connection::over(stream, name, config)
             }
         };
         if let Err(e) = conn.negotiate().await {
             return Err(conn.tls_cause().unwrap_or(e));
+        }
+        if let Some(credentials) = &conn.config.sasl {
+            if let Err(e) = sasl::authenticate(&conn, credentials).await {
+                return Err(conn.tls_cause().unwrap_or_else(|| ConnError::Sasl {
+                    broker: conn.broker.clone(),
+                    source: Arc::new(e),
+                }));
+            }
         }
         Ok(conn)
     }

@@ -26,7 +26,10 @@ impl std::fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the key material: only whether a client certificate is configured.
         f.debug_struct("TlsConfig")
-            .field("client_auth", &self.config.client_auth_cert_resolver.has_certs())
+            .field(
+                "client_auth",
+                &self.config.client_auth_cert_resolver.has_certs(),
+            )
             .finish()
     }
 }
@@ -87,12 +90,11 @@ impl TlsConfig {
                 }
             }
         }
-        let builder = ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsConfigError::BadClientCertificate(e.to_string()))?
-        .with_root_certificates(store);
+        let builder =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| TlsConfigError::BadClientCertificate(e.to_string()))?
+                .with_root_certificates(store);
         let config = match client {
             None => builder.with_no_client_auth(),
             Some((chain, key)) => builder
@@ -113,12 +115,25 @@ impl TlsConfig {
     ) -> Result<TlsStream<TcpStream>, TlsFailure> {
         let host = host_of(broker);
         let name = ServerName::try_from(host.to_string()).map_err(|_| {
-            TlsFailure::Handshake(format!("\"{host}\" is neither a DNS name nor an IP address"))
+            TlsFailure::Handshake(format!(
+                "\"{host}\" is neither a DNS name nor an IP address"
+            ))
         })?;
         TlsConnector::from(self.config.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| classify(&e, host).unwrap_or_else(|| TlsFailure::Handshake(e.to_string())))
+            .map_err(|e| {
+                classify(&e, host).unwrap_or_else(|| match e.kind() {
+                    // A plaintext Kafka listener reads our ClientHello as a huge request
+                    // size and hangs up without a word of TLS.
+                    std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof => TlsFailure::NotTls(format!(
+                        "it closed the connection during the handshake: {e}"
+                    )),
+                    _ => TlsFailure::Handshake(e.to_string()),
+                })
+            })
     }
 }
 
@@ -224,7 +239,9 @@ mod tests {
         ));
         assert!(matches!(
             classify(
-                &io(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+                &io(rustls::Error::InvalidCertificate(
+                    CertificateError::UnknownIssuer
+                )),
                 host
             ),
             Some(TlsFailure::ServerNotTrusted(_))

@@ -15,6 +15,8 @@ pub mod status;
 
 pub use status::{MappingStatus, State};
 
+use crate::access::{self, AccessError};
+use crate::aws::AwsOptions;
 use crate::config::{Mapping, StartingPosition};
 use crate::engine::{Action, BatchId, Engine, EngineConfig, Millis, TopicPartition};
 use crate::invoke::{Invocation, InvokeError, Invoker, outcome};
@@ -35,6 +37,8 @@ use tokio::task::JoinSet;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RuntimeError {
+    #[error("the mapping's credentials: {0}")]
+    Access(#[from] AccessError),
     #[error("connecting to the Kafka cluster: {0}")]
     Cluster(#[from] ClusterError),
     #[error(transparent)]
@@ -49,6 +53,7 @@ impl RuntimeError {
     pub fn reason(&self) -> &'static str {
         match self {
             RuntimeError::Unsupported { .. } => "ESM_CONFIG_NOT_VALID",
+            RuntimeError::Access(e) => e.reason(),
             RuntimeError::Cluster(e) => e.reason().unwrap_or("PROBLEM"),
             RuntimeError::Consumer(e) => e.reason().unwrap_or("PROBLEM"),
         }
@@ -89,11 +94,6 @@ fn now() -> Millis {
 
 /// Refuses what the mapping needs and this build lacks, before anything starts.
 fn check_supported(mapping: &Mapping) -> Result<(), RuntimeError> {
-    if mapping.authentication.is_some() || mapping.server_root_ca.is_some() {
-        return Err(RuntimeError::Unsupported {
-            what: "TLS and SASL authentication (SourceAccessConfigurations)",
-        });
-    }
     if mapping.on_failure.is_some() {
         return Err(RuntimeError::Unsupported {
             what: "an on-failure destination (DestinationConfig)",
@@ -171,14 +171,22 @@ async fn run_inner<I: Invoker>(
         .iter()
         .map(|b| format!("{}:{}", b.host, b.port))
         .collect();
+    // Secrets Manager in each secret ARN's region, with the SDK's default credentials and
+    // endpoint settings (AWS_ENDPOINT_URL_SECRETS_MANAGER reaches a local emulator).
+    let connection = access::connection_config(
+        mapping,
+        &AwsOptions::default(),
+        ConnectionConfig {
+            client_id: format!("kafka-esm-{}", mapping.uuid),
+            ..ConnectionConfig::default()
+        },
+    )
+    .await?;
     let cluster = Arc::new(
         Cluster::connect(
             ClusterConfig {
                 bootstrap: bootstrap.clone(),
-                connection: ConnectionConfig {
-                    client_id: format!("kafka-esm-{}", mapping.uuid),
-                    ..ConnectionConfig::default()
-                },
+                connection,
             },
             std::slice::from_ref(&mapping.topic),
         )

@@ -135,8 +135,20 @@ pub enum SaslError {
         attribute: &'static str,
         problem: &'static str,
     },
-    #[error("the broker ended the SCRAM exchange with error {0:?}")]
-    ServerError(String),
+    #[error(
+        "SASL {mechanism} authentication as {username:?} failed: the broker answered \
+         {error:?}{}",
+        match error.as_str() {
+            "invalid-proof" => " (the password is wrong)",
+            "unknown-user" => " (the broker has no such user)",
+            _ => "",
+        }
+    )]
+    ServerError {
+        mechanism: Mechanism,
+        username: String,
+        error: String,
+    },
     #[error("the SASL {what} contains a NUL character, which SASL cannot carry")]
     NulInCredentials { what: &'static str },
     #[error(

@@ -78,6 +78,7 @@ enum State {
 /// any error ends the exchange.
 pub struct ScramClient {
     hash: ScramHash,
+    username: String,
     password: Zeroizing<String>,
     nonce: String,
     /// `n=saslname,r=nonce`, part of the signed auth message.
@@ -136,6 +137,7 @@ impl ScramClient {
         let client_first_bare = format!("n={},r={nonce}", sasl_name(username));
         Ok(ScramClient {
             hash,
+            username: username.to_string(),
             password: Zeroizing::new(password.to_string()),
             nonce,
             client_first_bare,
@@ -215,7 +217,11 @@ impl ScramClient {
             return Err(SaslError::Misuse("server-final before server-first"));
         };
         match parse::server_final(msg)? {
-            ServerFinal::Error(e) => Err(SaslError::ServerError(e)),
+            ServerFinal::Error(error) => Err(SaslError::ServerError {
+                mechanism: self.hash.mechanism(),
+                username: self.username.clone(),
+                error,
+            }),
             ServerFinal::Verifier(v) => {
                 if keys::verify(self.hash, &server_key, &auth_message, &v) {
                     self.state = State::Done;

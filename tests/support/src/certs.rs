@@ -232,7 +232,12 @@ impl Pki {
         rsa("server")?;
         signed("server", "localhost", "ca", "server")?;
         rsa("server-elsewhere")?;
-        signed("server-elsewhere", "broker.elsewhere.invalid", "ca", "elsewhere")?;
+        signed(
+            "server-elsewhere",
+            "broker.elsewhere.invalid",
+            "ca",
+            "elsewhere",
+        )?;
         rsa("client")?;
         signed("client", "kafka-esm-client", "intermediate", "client")?;
         ec("client-ec256", "P-256")?;

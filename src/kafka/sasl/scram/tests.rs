@@ -74,7 +74,7 @@ fn a_server_error_is_reported() {
     let mut c = rfc_7677_after_first();
     let err = c.handle_server_final(b"e=invalid-proof").unwrap_err();
     assert!(
-        matches!(&err, SaslError::ServerError(e) if e == "invalid-proof"),
+        matches!(&err, SaslError::ServerError { error, .. } if error == "invalid-proof"),
         "{err}"
     );
     assert_eq!(err.reason(), "EVENT_SOURCE_AUTHN_ERROR");
