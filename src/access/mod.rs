@@ -57,14 +57,14 @@ pub async fn connection_config(
         Some(auth) => Some((auth, secrets::read(auth.secret(), aws).await?)),
         None => None,
     };
-    if let Some((auth, secret)) = &auth {
-        if let Some(mechanism) = sasl_mechanism(auth) {
-            config.sasl = Some(Arc::new(SaslCredentials::new(
-                mechanism,
-                secret.require("username")?,
-                secret.require("password")?.to_string(),
-            )));
-        }
+    if let Some((auth, secret)) = &auth
+        && let Some(mechanism) = sasl_mechanism(auth)
+    {
+        config.sasl = Some(Arc::new(SaslCredentials::new(
+            mechanism,
+            secret.require("username")?,
+            secret.require("password")?.to_string(),
+        )));
     }
     if tls {
         let roots = match &mapping.server_root_ca {

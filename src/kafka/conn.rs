@@ -224,13 +224,13 @@ impl Connection {
         if let Err(e) = conn.negotiate().await {
             return Err(conn.tls_cause().unwrap_or(e));
         }
-        if let Some(credentials) = &conn.config.sasl {
-            if let Err(e) = sasl::authenticate(&conn, credentials).await {
-                return Err(conn.tls_cause().unwrap_or_else(|| ConnError::Sasl {
-                    broker: conn.broker.clone(),
-                    source: Arc::new(e),
-                }));
-            }
+        if let Some(credentials) = &conn.config.sasl
+            && let Err(e) = sasl::authenticate(&conn, credentials).await
+        {
+            return Err(conn.tls_cause().unwrap_or_else(|| ConnError::Sasl {
+                broker: conn.broker.clone(),
+                source: Arc::new(e),
+            }));
         }
         Ok(conn)
     }
