@@ -1,11 +1,15 @@
-//! The group consumer against both rig brokers: two of our consumers share a topic's partitions
+//! The group consumer against nisshi: two of our consumers share a topic's partitions
 //! and, when one leaves, the other takes them over; every record is read exactly once
 //! because each is committed before its partition is revoked; the reference client reads
 //! the same committed offsets. Run with an eager assignor (range) and with the
 //! cooperative one (cooperative-sticky), whose revocations take two rebalances.
 //!
-//! On both rig brokers (librdkafka's mock cluster with JoinGroup and SyncGroup capped
-//! below their flexible versions: see `common::connection_config`).
+//! nisshi only. librdkafka's mock cluster now lets us join (JoinGroup and SyncGroup
+//! capped below their flexible versions: see `common::connection_config`), but it answers
+//! an OffsetCommit from the current generation during a rebalance with
+//! REBALANCE_IN_PROGRESS, where Kafka accepts it so that revoked partitions can be
+//! committed; so on the mock the next owner re-reads what the old one read since its
+//! last commit, and "read exactly once" can't hold there.
 
 mod common;
 
@@ -177,21 +181,15 @@ fn produce(broker: &dyn Broker, topic: &str, round: usize, n: usize) {
 }
 
 async fn split_and_take_over(assignor: Assignor) {
-    for broker in common::both_brokers().await {
-        split_and_take_over_on(&*broker, assignor).await;
-    }
-}
-
-async fn split_and_take_over_on(broker: &dyn Broker, assignor: Assignor) {
-    let what = format!("{} {assignor:?}", broker.kind());
+    let broker = common::nisshi().await;
     let topic = unique_name("consumer");
     tokio::task::block_in_place(|| broker.create_topic(&topic, PARTITIONS)).unwrap();
     let group = unique_name("group");
-    let c = cluster(broker, &topic).await;
+    let c = cluster(&broker, &topic).await;
     let reads: Reads = Arc::default();
     let (count_tx, mut count) = watch::channel(0);
     let count_tx = Arc::new(count_tx);
-    produce(broker, &topic, 0, 5);
+    produce(&broker, &topic, 0, 5);
     let mut a = run(
         "a",
         Consumer::start(c.clone(), config(&group, &topic, assignor)),
@@ -211,8 +209,8 @@ async fn split_and_take_over_on(broker: &dyn Broker, assignor: Assignor) {
         count_tx.clone(),
     );
     let both = until_split(&mut [&mut a, &mut b]).await;
-    assert_eq!((both[0].len(), both[1].len()), (2, 2), "{what}: {both:?}");
-    produce(broker, &topic, 1, 5);
+    assert_eq!((both[0].len(), both[1].len()), (2, 2), "{both:?}");
+    produce(&broker, &topic, 1, 5);
     until_count(&mut count, 40).await;
 
     b.stop.send(()).unwrap();
@@ -221,7 +219,7 @@ async fn split_and_take_over_on(broker: &dyn Broker, assignor: Assignor) {
         unreachable!()
     };
     assert_eq!(last.len(), 4);
-    produce(broker, &topic, 2, 5);
+    produce(&broker, &topic, 2, 5);
     until_count(&mut count, 60).await;
     a.stop.send(()).unwrap();
     a.task.await.unwrap();
@@ -233,14 +231,14 @@ async fn split_and_take_over_on(broker: &dyn Broker, assignor: Assignor) {
         .collect();
     assert_eq!(reads.keys().copied().collect::<BTreeSet<_>>(), want);
     for (at, by) in &reads {
-        assert_eq!(by.len(), 1, "{what}: {at:?} read by {by:?}");
+        assert_eq!(by.len(), 1, "{assignor:?}: {at:?} read by {by:?}");
     }
     let b_read: BTreeSet<i32> = reads
         .iter()
         .filter(|(_, by)| by == &&vec!["b"])
         .map(|((p, _), _)| *p)
         .collect();
-    assert_eq!(b_read, both[1], "{what}: b read exactly its partitions");
+    assert_eq!(b_read, both[1], "b read exactly its partitions");
 
     // The group's committed offsets, as the reference client sees them.
     let committed =

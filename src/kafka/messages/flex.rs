@@ -43,6 +43,19 @@ impl Layout {
         }
     }
 
+    /// Nullable bytes, as a slice of the input.
+    pub fn nullable_bytes(
+        self,
+        r: &mut Reader,
+        field: &'static str,
+    ) -> Result<Option<Bytes>, DecodeError> {
+        if self.flexible {
+            r.read_compact_nullable_bytes(field)
+        } else {
+            r.read_nullable_bytes(field)
+        }
+    }
+
     /// An array count, checked against the bytes left for elements of at least
     /// `min_element_size` bytes.
     pub fn array_len(

@@ -47,7 +47,11 @@ pub fn decode(body: Bytes, version: i16) -> Result<SyncGroup, DecodeError> {
     } else {
         (None, None)
     };
-    let assignment = l.bytes(&mut r, "SyncGroup assignment")?;
+    // Non-nullable in Kafka's schema, but librdkafka's mock cluster sends null for a
+    // member it gives nothing (and with errors): read as an empty assignment.
+    let assignment = l
+        .nullable_bytes(&mut r, "SyncGroup assignment")?
+        .unwrap_or_default();
     l.tags(&mut r, "SyncGroup tagged fields")?;
     Ok(SyncGroup {
         throttle_time_ms,
@@ -109,6 +113,20 @@ mod tests {
         ) {
             let _ = decode(Bytes::from(data), version);
         }
+    }
+
+    #[test]
+    fn a_null_assignment_reads_as_empty() {
+        // v3: throttle_time_ms, error_code 27 (RebalanceInProgress), bytes length -1.
+        let mut body = Vec::new();
+        body.extend_from_slice(&0i32.to_be_bytes());
+        body.extend_from_slice(&27i16.to_be_bytes());
+        body.extend_from_slice(&(-1i32).to_be_bytes());
+        let got = decode(Bytes::from(body), 3).unwrap();
+        assert_eq!((got.error_code, got.assignment.len()), (27, 0));
+        // v4 (flexible): compact length 0 means null, then no tagged fields.
+        let got = decode(Bytes::from_static(&[0, 0, 0, 0, 0, 0, 0, 0]), 4).unwrap();
+        assert!(got.assignment.is_empty());
     }
 
     #[test]
