@@ -3,6 +3,9 @@
 //! client certificate. Mappings take their credentials from `file://` secrets in AWS's
 //! JSON formats, or from moto's Secrets Manager; each failure stops the mapping with
 //! `EVENT_SOURCE_AUTHN_ERROR` and a message that names what to fix.
+//!
+//! No broker the rig can run checks SASL/PLAIN passwords (nisshi enables SCRAM only), so
+//! PLAIN is covered by its RFC 4616 bytes (unit tests) and by the broker's refusal here.
 
 mod common;
 
@@ -271,6 +274,17 @@ async fn sasl_over_plaintext_needs_the_opt_in() {
     ))
     .await
     .unwrap();
+
+    // SASL/PLAIN (BASIC_AUTH) against a broker that only enables SCRAM: the error says
+    // which mechanisms it does enable.
+    let result = run(mapping(
+        &broker.bootstrap(),
+        &topic,
+        vec![secrets.sasl("BASIC_AUTH", "alice", "alice-secret")],
+        json!({"AllowInsecureSaslOverPlaintext": true}),
+    ))
+    .await;
+    assert_authn(result, "does not enable SASL mechanism PLAIN");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -447,4 +461,105 @@ async fn credentials_from_secrets_manager_drive_a_connection() {
         .unwrap_err();
     assert_eq!(e.reason(), "EVENT_SOURCE_AUTHN_ERROR");
     assert!(e.to_string().contains("absent"), "{e}");
+}
+
+/// Everything logged by this test binary, at every level, from the first call on.
+fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOGS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
+        std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static std::sync::Mutex<Vec<u8>> =
+            Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+        struct Writer(&'static std::sync::Mutex<Vec<u8>>);
+        impl std::io::Write for Writer {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || Writer(logs))
+            .try_init()
+            .expect("the only subscriber of this test binary");
+        logs
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_logs_errors_or_debug_output() {
+    let logs = captured_logs();
+    let pki = Pki::shared().unwrap();
+    let broker = Nisshi::start_with(NisshiOptions {
+        tls: Some((pki.server.cert.clone(), pki.server.key.clone())),
+        scram_users: vec![(Scram::Sha256, "dave".into(), "canary-right-PW".into())],
+        ..NisshiOptions::default()
+    })
+    .unwrap();
+    let refclient = tls_refclient(&broker, pki)
+        .with("security.protocol", "SASL_SSL")
+        .with("sasl.mechanism", "SCRAM-SHA-256")
+        .with("sasl.username", "dave")
+        .with("sasl.password", "canary-right-PW");
+    let topic = topic_with_records(&refclient);
+    let secrets = Secrets::new();
+    let m = |password: &str| {
+        mapping(
+            &broker.bootstrap(),
+            &topic,
+            vec![
+                secrets.root_ca(pki),
+                secrets.sasl("SASL_SCRAM_256_AUTH", "dave", password),
+            ],
+            json!({}),
+        )
+    };
+    let right = m("canary-right-PW");
+    let debug = format!("{right:?}");
+    run(right).await.unwrap();
+    let wrong = run(m("canary-wrong-PW")).await.unwrap_err();
+
+    // An encrypted mTLS key with a wrong password: the error, not the password.
+    let key = &pki.encrypted_keys[0];
+    let mtls = mapping(
+        &broker.bootstrap(),
+        &topic,
+        vec![
+            secrets.root_ca(pki),
+            secrets.mtls(&pki.client_chain, &key.path, Some("canary-key-PW")),
+        ],
+        json!({}),
+    );
+    let key_error =
+        access::connection_config(&mtls, &AwsOptions::default(), ConnectionConfig::default())
+            .await
+            .unwrap_err();
+    let key_pem = read(&key.path);
+    let key_body = key_pem.lines().nth(1).unwrap().to_string();
+
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        logged.contains(&topic),
+        "the capture works: the mapping's start was logged"
+    );
+    for (what, text) in [
+        ("logs", logged),
+        ("mapping Debug", debug),
+        ("error", wrong.to_string()),
+        ("error Debug", format!("{wrong:?}")),
+        ("key error", key_error.to_string()),
+        ("key error Debug", format!("{key_error:?}")),
+    ] {
+        for secret in [
+            "canary-right-PW",
+            "canary-wrong-PW",
+            "canary-key-PW",
+            &key_body,
+        ] {
+            assert!(!text.contains(secret), "{what} shows a secret: {text}");
+        }
+    }
 }
