@@ -20,7 +20,8 @@
 //!   kept per partition until 100 are there, then `EventEncoder::push` and `finish`, as
 //!   `src/runtime` does. On a multi-thread tokio runtime, as `kafka-esm run` uses. The
 //!   engine's bookkeeping and its per-record size arithmetic are not included.
-//! - **rdkafka**: a `BaseConsumer` with `assign` (no group), polled message by message;
+//! - **rdkafka**: a `BaseConsumer` with `assign` (a `group.id`, which librdkafka
+//!   requires, but no group joined and no commits), polled message by message;
 //!   each message becomes a struct (topic, partition, offset, timestamp, type, key and
 //!   value in standard base64, headers as arrays of signed bytes), and every 100 of a
 //!   partition become a `{"eventSource", "bootstrapServers", "records": {"topic-p": [..]}}`
@@ -271,6 +272,8 @@ fn peer(bootstrap: &str, ends: &[i64], config: &[(&str, &str)], keep: Option<&mu
     let mut client = ClientConfig::new();
     client
         .set("bootstrap.servers", bootstrap)
+        // librdkafka's assign needs one; it joins no group and commits nothing.
+        .set("group.id", "kafka-esm-bench-peer")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false");
