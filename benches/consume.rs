@@ -6,7 +6,7 @@
 //! Setup (not measured): a nisshi broker from the rig (in-memory storage), a topic of
 //! [`PARTITIONS`] partitions, and N records (200 000 unless `KAFKA_ESM_BENCH_RECORDS`
 //! says otherwise) written by kafka-esm's own producer in uncompressed batches of
-//! [`PER_BATCH`]: 1 KiB values (`KAFKA_ESM_BENCH_VALUE_BYTES`) of JSON-like text, a
+//! [`PER_BATCH`]: 1 KiB values (`KAFKA_ESM_BENCH_VALUE_BYTES`) of random letters and digits, a
 //! 16-byte key and two headers (`trace-id`, 32 bytes; `content-type`).
 //!
 //! Each measured run starts from nothing (connect, metadata, every partition assigned
