@@ -108,7 +108,7 @@ impl Rule {
     /// Whether the field's scalar `values` satisfy this rule.
     pub fn matches(&self, values: &[Leaf<'_>]) -> bool {
         match self {
-            Rule::Exists(want) => !values.is_empty() == *want,
+            Rule::Exists(want) => values.is_empty() != *want,
             _ => values.iter().any(|v| self.matches_one(v)),
         }
     }
