@@ -29,7 +29,20 @@
 //! it (or on its own when a whole fetch is filtered out), and it is counted in a metric.
 //! With no filters every record matches and nothing is decoded.
 //!
-//! Decisions where AWS is silent are in the crate's report and in each file's docs.
+//! # Decisions where AWS is silent or vague
+//!
+//! - `key` is decoded like `value` (an older AWS page lists both as the Kafka message
+//!   fields); metadata fields are matched as the event shows them, `headers` included.
+//! - A JSON scalar value (`42`, `"x"`) is a plain string; a list of match values never
+//!   matches a JSON object/array value, not even `exists` (AWS drops format mismatches).
+//! - `{}` as a whole pattern matches every record; nested `{}` and `[]` are refused.
+//! - Exact numbers compare as JSON numbers (`300` ≠ `300.0`, but `300.0` = `3.0e2`: the
+//!   text is not kept); `numeric` operands are limited to ±5.0e9 and ranges need a lower
+//!   and an upper bound, in either order.
+//! - `anything-but` never matches a missing field; on an array it matches when any
+//!   element is not excluded. Its `prefix`/`suffix`/`wildcard`/`equals-ignore-case` take a
+//!   string or a list of strings.
+//! - `$or` needs at least two branches; nesting is limited to [`MAX_DEPTH`] levels.
 
 mod cidr;
 mod compile;
