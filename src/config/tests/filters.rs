@@ -140,3 +140,37 @@ fn every_bad_filter_is_reported() {
     assert!(e[0].starts_with("FilterCriteria.Filters[0].Pattern: "));
     assert!(e[1].starts_with("FilterCriteria.Filters[2].Pattern: "));
 }
+
+/// `kafka-esm run --filter-criteria ...` resolves through the same check.
+#[derive(clap::Parser, Debug)]
+struct Cli {
+    #[command(flatten)]
+    mapping: MappingArgs,
+}
+
+#[test]
+fn the_command_line_flag_is_checked_too() {
+    use clap::Parser;
+    let cli = Cli::try_parse_from([
+        "kafka-esm",
+        "--function-name",
+        "f",
+        "--topics",
+        "orders",
+        "--bootstrap-servers",
+        "localhost:9092",
+        "--filter-criteria",
+        r#"{"Filters":[{"Pattern":"{\"value\":{\"kind\":[{\"numeric\":[\"<\",1,\"<\",2]}]}}"}]}"#,
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = cli.mapping.resolve().expect_err("accepted a bad pattern");
+    assert_eq!(err.reason(), ESM_CONFIG_NOT_VALID);
+    let shown = err.to_string();
+    assert!(
+        shown.contains(
+            "FilterCriteria.Filters[0].Pattern: is not a valid filter pattern: at value.kind: \
+             \"numeric\": a range takes one lower bound"
+        ),
+        "{shown}"
+    );
+}
