@@ -37,11 +37,11 @@
 //!   matches a JSON object/array value, not even `exists` (AWS drops format mismatches).
 //! - `{}` as a whole pattern matches every record; nested `{}` and `[]` are refused.
 //! - Exact numbers compare as JSON numbers (`300` ≠ `300.0`, but `300.0` = `3.0e2`: the
-//!   text is not kept); `numeric` operands are limited to ±5.0e9 and ranges need a lower
-//!   and an upper bound, in either order.
+//!   text is not kept); `numeric` operands are limited to ±5.0e9 and a range is a lower
+//!   bound then an upper bound.
 //! - `anything-but` never matches a missing field; on an array it matches when any
 //!   element is not excluded. Its `prefix`/`suffix`/`wildcard`/`equals-ignore-case` take a
-//!   string or a list of strings.
+//!   string or a list of strings (an empty prefix or suffix is refused).
 //! - `$or` needs at least two branches; nesting is limited to [`MAX_DEPTH`] levels.
 
 mod cidr;

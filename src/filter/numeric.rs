@@ -1,7 +1,7 @@
 //! The `numeric` operator: a comparison (`["<", 10]`) or a range (`[">", 0, "<=", 5]`).
 //!
 //! Operands must be JSON numbers between -5.0e9 and 5.0e9, EventBridge's limit; a range
-//! takes one lower bound (`>` or `>=`) and one upper bound (`<` or `<=`), the lower below
+//! takes a lower bound (`>` or `>=`) then an upper bound (`<` or `<=`), the lower below
 //! the upper, and `=` stands alone. Event values are compared as `f64` and only JSON
 //! numbers match (a string `"5"` is not a number). This file knows nothing of records.
 
@@ -80,17 +80,12 @@ impl Numeric {
             conditions.push((op, n));
         }
         if let [(first, low), (second, high)] = conditions[..] {
-            let lower = |op| matches!(op, Op::Gt | Op::Ge);
-            let upper = |op| matches!(op, Op::Lt | Op::Le);
-            let (low, high) = if lower(first) && upper(second) {
-                (low, high)
-            } else if upper(first) && lower(second) {
-                (high, low)
-            } else {
+            if !matches!(first, Op::Gt | Op::Ge) || !matches!(second, Op::Lt | Op::Le) {
                 return Err(bad(
-                    "a range takes one lower bound (> or >=) and one upper bound (< or <=)".into(),
+                    "a range takes a lower bound (> or >=) first, then an upper bound (< or <=)"
+                        .into(),
                 ));
-            };
+            }
             if low >= high {
                 return Err(bad(format!(
                     "the lower bound {low} must be below the upper bound {high}"

@@ -234,6 +234,13 @@ fn anything_but(operand: &Value) -> Result<Excluded, PatternProblem> {
                 expected: "a string or a non-empty list of strings inside its operator",
                 got: kind(inner).to_owned(),
             })?;
+            if matches!(name.as_str(), "prefix" | "suffix") && strings.contains(&"") {
+                return Err(PatternProblem::Operand {
+                    operator: "anything-but",
+                    expected: "a non-empty prefix or suffix",
+                    got: "\"\"".to_owned(),
+                });
+            }
             match name.as_str() {
                 "prefix" => Ok(Excluded::Prefixes(
                     strings.iter().map(|s| Affix::exact(s)).collect(),

@@ -41,7 +41,7 @@ fn malformed_patterns_name_the_filter_and_the_problem() {
         ),
         (
             json!({"value": {"a": [{"numeric": [">", 5, ">", 1]}]}}),
-            "at value.a: \"numeric\": a range takes one lower bound",
+            "at value.a: \"numeric\": a range takes a lower bound (> or >=) first",
         ),
         (
             json!({"value": {"a": [{"numeric": [">", 5, "<", 1]}]}}),
@@ -62,6 +62,14 @@ fn malformed_patterns_name_the_filter_and_the_problem() {
         (
             json!({"value": {"a": [{"anything-but": [1, "x"]}]}}),
             "at value.a: \"anything-but\" takes a string, a number, a list",
+        ),
+        (
+            json!({"value": {"a": [{"numeric": ["<", 5, ">", 1]}]}}),
+            "at value.a: \"numeric\": a range takes a lower bound (> or >=) first",
+        ),
+        (
+            json!({"value": {"a": [{"anything-but": {"prefix": ""}}]}}),
+            "at value.a: \"anything-but\" takes a non-empty prefix or suffix",
         ),
         (
             json!({"value": {"a": [{"anything-but": {"contains": "x"}}]}}),
@@ -169,7 +177,7 @@ fn the_command_line_flag_is_checked_too() {
     assert!(
         shown.contains(
             "FilterCriteria.Filters[0].Pattern: is not a valid filter pattern: at value.kind: \
-             \"numeric\": a range takes one lower bound"
+             \"numeric\": a range takes a lower bound"
         ),
         "{shown}"
     );
