@@ -8,9 +8,9 @@
 //! Layers, each talking only to the one below it: wire codec → connection → cluster and
 //! group → mapping engine → invokers and destinations → CLI. Here: the AWS plumbing
 //! ([`aws`]), the Kafka client ([`kafka`]), the mapping configuration ([`config`]), the
-//! Lambda event encoder ([`lambda`]), the sans-I/O mapping engine ([`engine`]), the
-//! invokers ([`invoke`]), the runtime that drives them all ([`runtime`]), and the mTLS
-//! certificates and private keys ([`security`]).
+//! Lambda event encoder ([`lambda`]), event filtering ([`filter`]), the sans-I/O mapping
+//! engine ([`engine`]), the invokers ([`invoke`]), the runtime that drives them all
+//! ([`runtime`]), and the mTLS certificates and private keys ([`security`]).
 
 #![forbid(unsafe_code)]
 
@@ -18,6 +18,7 @@ pub mod access;
 pub mod aws;
 pub mod config;
 pub mod engine;
+pub mod filter;
 pub mod invoke;
 pub mod kafka;
 pub mod lambda;

@@ -218,8 +218,8 @@ impl OnFailureDestination {
     }
 }
 
-/// One `FilterCriteria.Filters[].Pattern`: the raw string and its parsed JSON object. The
-/// pattern language itself is checked by the filtering layer, not here.
+/// One `FilterCriteria.Filters[].Pattern`: the raw string and its parsed JSON object,
+/// already known to compile (`crate::filter::FilterSet::compile` accepts it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
     pub pattern: String,

@@ -136,8 +136,8 @@ pub const MAX_FILTERS: usize = 5;
 /// AWS's limit on one pattern's length.
 pub const MAX_PATTERN_LEN: usize = 4096;
 
-/// `FilterCriteria.Filters`: each pattern must be a JSON object (its language is checked
-/// by the filtering layer).
+/// `FilterCriteria.Filters`: each pattern must be a JSON object in the filter rule syntax,
+/// checked by compiling it with the filtering layer ([`crate::filter::Pattern`]).
 pub fn filters(r: &mut Report, v: &Value) -> Vec<Filter> {
     let field = "FilterCriteria";
     let mut out = Vec::new();
@@ -183,10 +183,16 @@ pub fn filters(r: &mut Report, v: &Value) -> Vec<Filter> {
             continue;
         }
         match serde_json::from_str::<Value>(pattern) {
-            Ok(parsed @ Value::Object(_)) => out.push(Filter {
-                pattern: pattern.to_owned(),
-                parsed,
-            }),
+            Ok(parsed @ Value::Object(_)) => match crate::filter::Pattern::compile(&parsed) {
+                Ok(_) => out.push(Filter {
+                    pattern: pattern.to_owned(),
+                    parsed,
+                }),
+                Err(e) => r.invalid(
+                    pattern_field,
+                    format!("is not a valid filter pattern: {e}"),
+                ),
+            },
             Ok(other) => r.invalid(
                 pattern_field,
                 format!(

@@ -1,9 +1,10 @@
 //! Whole-configuration tests: documents in, a [`Mapping`] or every error out.
 //!
-//! `rules` covers each rule of SPEC §1 through the public entry points, `flags` the
-//! command line and its merge over the file, and this file the AWS CLI skeleton and the
-//! defaults. Per-field parsers have their own unit tests next to them.
+//! `rules` covers each rule of SPEC §1 through the public entry points, `filters` the
+//! `FilterCriteria` patterns, `flags` the command line and its merge over the file, and
+//! this file the AWS CLI skeleton and the defaults. Per-field parsers have their own unit tests next to them.
 
+mod filters;
 mod flags;
 mod rules;
 
