@@ -504,3 +504,57 @@ async fn kafka_esm_run_with_a_mapping_file_invokes_prints_its_status_and_stops_o
     let committed = committed_offsets(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 3)]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_criteria_invoke_only_matching_records_and_commit_past_the_rest() {
+    let broker = common::nisshi().await;
+    let topic = unique_name("mapping-filter");
+    let group = unique_name("mapping-group");
+    // Even records are wanted; the last two are not, so the commit must pass records
+    // that were never invoked.
+    let records: Vec<Record> = (0..8)
+        .map(|i| {
+            let kind = if i % 2 == 0 && i < 6 { "keep" } else { "skip" };
+            Record::new(
+                None,
+                Some(json!({"kind": kind, "n": i}).to_string().as_bytes()),
+            )
+        })
+        .collect();
+    tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, 1)?;
+        broker
+            .refclient()
+            .produce(&topic, &records, Compression::None)
+    })
+    .unwrap();
+    let mut server = InvokeServer::start().await.unwrap();
+    server.set_default(Reply::json(json!(null)));
+    let filter = json!({"value": {"kind": ["keep"], "n": [{"numeric": [">=", 0]}]}});
+    let mapping = from_cli_input_json(&mapping_with(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        10,
+        json!({"FilterCriteria": {"Filters": [{"Pattern": filter.to_string()}]}}),
+    ))
+    .unwrap();
+    let (stop, task) = start(mapping, invoker(&server).await);
+    let mut invoked = Vec::new();
+    while invoked.len() < 3 {
+        let req = tokio::time::timeout(std::time::Duration::from_secs(60), server.next_request())
+            .await
+            .expect("an invocation within 60 s");
+        invoked.extend(offsets(&req.body));
+    }
+    assert_eq!(invoked, [0, 2, 4], "only the records matching the filter");
+    stop.send(()).unwrap();
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!(stats.records_invoked, 3);
+    assert_eq!(stats.records_filtered_out, 5);
+    assert_eq!(
+        committed_offsets(&broker, &topic, &group),
+        BTreeMap::from([(0, 8)]),
+        "filtered-out records are committed too"
+    );
+}

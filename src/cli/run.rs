@@ -51,7 +51,10 @@ pub fn run(args: MappingArgs) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("kafka-esm run: {}: {e}", e.reason());
-                if matches!(e, runtime::RuntimeError::Unsupported { .. }) {
+                if matches!(
+                    e,
+                    runtime::RuntimeError::Unsupported { .. } | runtime::RuntimeError::Filters(_)
+                ) {
                     ExitCode::from(2)
                 } else {
                     ExitCode::FAILURE

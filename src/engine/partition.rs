@@ -70,6 +70,9 @@ pub(super) struct PartitionState<R> {
     buffer: VecDeque<(R, Millis)>,
     /// The offset after everything fetched.
     consumed_to: i64,
+    /// The offset after the last record fetched (not counting filtered-out or control
+    /// records past it): once `committed` reaches it, everything fetched is handled.
+    records_end: i64,
     /// The offset last committed (or the position handling started at).
     committed: i64,
     /// `committed` moved and the commit is not emitted yet.
@@ -86,6 +89,7 @@ impl<R: EngineRecord> PartitionState<R> {
         PartitionState {
             buffer: VecDeque::new(),
             consumed_to: position,
+            records_end: position,
             committed: position,
             pending_commit: false,
             work: None,
@@ -132,6 +136,7 @@ impl<R: EngineRecord> PartitionState<R> {
         for r in records {
             if r.offset() >= self.consumed_to {
                 self.consumed_to = r.offset() + 1;
+                self.records_end = self.consumed_to;
                 self.buffer.push_back((r, now));
             }
         }
@@ -319,6 +324,13 @@ impl<R: EngineRecord> PartitionState<R> {
         loop {
             let Some(work) = self.work.as_mut() else {
                 if self.revoking {
+                    // Every record fetched was handled (none abandoned in the buffer or
+                    // in a failed batch): what was fetched past them (filtered out,
+                    // control) is handled too, and goes with the last commit.
+                    if self.committed >= self.records_end && self.consumed_to > self.committed {
+                        self.committed = self.consumed_to;
+                        self.pending_commit = true;
+                    }
                     break;
                 }
                 match self.take_batch(config, now) {

@@ -579,6 +579,25 @@ fn offsets_past_the_last_record_are_committed_once_everything_before_is_handled(
 }
 
 #[test]
+fn a_revoked_partition_commits_the_filtered_tail_only_when_every_record_was_handled() {
+    // Records 0..3 invoked; 3..8 were filtered out (next_offset 8).
+    let mut e = engine(config());
+    e.fetched(&tp(0), recs(0..3), 8, 0);
+    let (id, _, _) = invoke(&drain(&mut e));
+    e.revoke(&tp(0), 1);
+    e.invoked(id, InvokeOutcome::Success, 2);
+    assert_eq!(commits(&drain(&mut e)), [8]);
+
+    // The batch fails and is abandoned: nothing past it is committed.
+    let mut e = engine(config());
+    e.fetched(&tp(0), recs(0..3), 8, 0);
+    let (id, _, _) = invoke(&drain(&mut e));
+    e.revoke(&tp(0), 1);
+    e.invoked(id, InvokeOutcome::Failed(Failure::Function), 2);
+    assert!(commits(&drain(&mut e)).is_empty());
+}
+
+#[test]
 fn a_revoked_partition_finishes_its_invocation_then_reports_revoked() {
     let mut e = engine(config());
     e.fetched(&tp(0), recs(0..5), 5, 0);

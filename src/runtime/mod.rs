@@ -19,6 +19,7 @@ use crate::access::{self, AccessError};
 use crate::aws::AwsOptions;
 use crate::config::{Mapping, StartingPosition};
 use crate::engine::{Action, BatchId, Engine, EngineConfig, Millis, TopicPartition};
+use crate::filter::{FilterSet, RecordView};
 use crate::invoke::{Invocation, InvokeError, Invoker, outcome};
 use crate::kafka::cluster::{Cluster, ClusterConfig, ClusterError};
 use crate::kafka::conn::ConnectionConfig;
@@ -43,6 +44,9 @@ pub enum RuntimeError {
     Cluster(#[from] ClusterError),
     #[error(transparent)]
     Consumer(#[from] ConsumerError),
+    /// A `FilterCriteria` pattern is invalid.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Filters(Vec<crate::filter::FilterError>),
     /// The mapping asks for something this build can't do yet.
     #[error("{what} is not supported yet")]
     Unsupported { what: &'static str },
@@ -52,7 +56,7 @@ impl RuntimeError {
     /// The documented reason a stopped mapping reports.
     pub fn reason(&self) -> &'static str {
         match self {
-            RuntimeError::Unsupported { .. } => "ESM_CONFIG_NOT_VALID",
+            RuntimeError::Unsupported { .. } | RuntimeError::Filters(_) => "ESM_CONFIG_NOT_VALID",
             RuntimeError::Access(e) => e.reason(),
             RuntimeError::Cluster(e) => e.reason().unwrap_or("PROBLEM"),
             RuntimeError::Consumer(e) => e.reason().unwrap_or("PROBLEM"),
@@ -66,6 +70,8 @@ pub struct Stats {
     pub invocations: u64,
     pub records_invoked: u64,
     pub records_dropped: u64,
+    /// Records that matched none of the mapping's filters (never invoked, committed).
+    pub records_filtered_out: u64,
     pub commits: u64,
 }
 
@@ -97,11 +103,6 @@ fn check_supported(mapping: &Mapping) -> Result<(), RuntimeError> {
     if mapping.on_failure.is_some() {
         return Err(RuntimeError::Unsupported {
             what: "an on-failure destination (DestinationConfig)",
-        });
-    }
-    if !mapping.filters.is_empty() {
-        return Err(RuntimeError::Unsupported {
-            what: "event filtering (FilterCriteria)",
         });
     }
     Ok(())
@@ -158,6 +159,8 @@ async fn run_inner<I: Invoker>(
     status: &watch::Sender<MappingStatus>,
 ) -> Result<Stats, RuntimeError> {
     check_supported(mapping)?;
+    // The configuration checked the patterns already; a hand-built Mapping may not have.
+    let filters = FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?;
     let mut shutdown = std::pin::pin!(shutdown);
     if !mapping.enabled {
         tracing::info!(uuid = %mapping.uuid, "the mapping is disabled: polling nothing");
@@ -223,6 +226,7 @@ async fn run_inner<I: Invoker>(
         encoder,
         sizer,
         invoker: Arc::new(invoker),
+        filters,
         invocations: JoinSet::new(),
         inflight: HashMap::new(),
         revoking: BTreeSet::new(),
@@ -253,6 +257,8 @@ struct Runner<'m, I: Invoker> {
     encoder: EventEncoder,
     sizer: Sizer,
     invoker: Arc<I>,
+    /// The mapping's `FilterCriteria`, compiled once (matches everything when empty).
+    filters: FilterSet,
     invocations: JoinSet<InvokeResult>,
     /// Invocations under way: id → partition.
     inflight: HashMap<BatchId, TopicPartition>,
@@ -356,11 +362,20 @@ impl<I: Invoker> Runner<'_, I> {
             ConsumerEvent::Records(batch) => {
                 for p in batch {
                     let tp = (p.topic.clone(), p.partition);
-                    let recs = p
+                    let fetched = p.records.len();
+                    // Records that match no filter never reach the function; the engine
+                    // counts them handled through next_offset, so their offsets are
+                    // committed with the records around them, as AWS does.
+                    let recs: Vec<EngineRec> = p
                         .records
                         .into_iter()
+                        .filter(|r| {
+                            self.filters
+                                .matches(&RecordView::new(&p.topic, p.partition, r))
+                        })
                         .map(|r| EngineRec::new(&self.sizer, &p.topic, p.partition, r))
                         .collect();
+                    self.stats.records_filtered_out += (fetched - recs.len()) as u64;
                     self.engine.fetched(&tp, recs, p.next_offset, t);
                 }
             }
