@@ -9,7 +9,7 @@
 //! group → mapping engine → invokers and destinations → CLI. Here: the AWS plumbing
 //! ([`aws`]), the Kafka client ([`kafka`]), the mapping configuration ([`config`]), the
 //! Lambda event encoder ([`lambda`]), the sans-I/O mapping engine ([`engine`]), the
-//! invokers ([`invoke`]), the runtime that drives them all ([`runtime`]), and the mTLS
+//! invokers ([`invoke`]), the on-failure destinations ([`destination`]), the runtime that drives them all ([`runtime`]), and the mTLS
 //! certificates and private keys ([`security`]).
 
 #![forbid(unsafe_code)]
@@ -17,6 +17,7 @@
 pub mod access;
 pub mod aws;
 pub mod config;
+pub mod destination;
 pub mod engine;
 pub mod invoke;
 pub mod kafka;
