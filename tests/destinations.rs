@@ -442,3 +442,81 @@ async fn a_destination_outage_holds_the_partition_until_the_destination_works() 
     assert_eq!(stats.records_to_destination, 3);
     assert_eq!(committed(&broker, &topic, &group), BTreeMap::from([(0, 3)]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "nisshi refuses records over 1 MB (MSG_SIZE_TOO_LARGE) and the rig can't raise \
+            its limit yet; the engine's unit tests cover the rule"]
+async fn a_record_too_large_to_invoke_goes_to_the_destination_with_a_null_response() {
+    let moto = moto().await;
+    let broker = common::nisshi().await;
+    let topic = unique_name("dest-big");
+    // 5 MB of value is over 6 MB once base64-encoded in the event: never invocable.
+    let big = vec![b'x'; 5 * 1024 * 1024];
+    let records = vec![
+        Record::new(Some(b"a"), Some(b"small")),
+        Record::new(Some(b"b"), Some(&big)),
+        Record::new(Some(b"c"), Some(b"small")),
+    ];
+    tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, 1)?;
+        broker
+            .refclient()
+            .with("message.max.bytes", "10000000")
+            .produce(&topic, &records, Compression::None)
+    })
+    .unwrap();
+    let group = unique_name("dest-group");
+    let aws = common::local_aws(moto.clone()).await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue = unique_name("dest-big");
+    let url = sqs.create_queue().queue_name(&queue).send().await.unwrap();
+    let url = url.queue_url().unwrap().to_string();
+    let server = InvokeServer::start().await.unwrap();
+    server.set_default(Reply::json(json!(null)));
+    let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}");
+    let running = start(
+        mapping(&topic, &broker.bootstrap(), &group, &arn),
+        &server,
+        &moto,
+    )
+    .await;
+
+    let r = receive_one(&sqs, &url).await;
+    assert_eq!(
+        r["requestContext"]["condition"],
+        "MaximumPayloadSizeExceeded"
+    );
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 0);
+    assert!(r.as_object().unwrap().contains_key("responseContext"));
+    assert_eq!(r["responseContext"], Value::Null);
+    let info = &r["KafkaBatchInfo"];
+    assert_eq!(info["batchSize"], 1);
+    assert!(info["payloadSize"].as_u64().unwrap() > 6 * 1024 * 1024);
+    let p = &info["recordsInfo"][format!("{topic}-0")];
+    assert_eq!(
+        (&p["firstRecordOffset"], &p["lastRecordOffset"]),
+        (&json!("1"), &json!("1"))
+    );
+    for _ in 0..60 {
+        if committed(&broker, &topic, &group).get(&0) == Some(&3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    running.finish().await;
+    let invoked: Vec<i64> = server
+        .requests()
+        .iter()
+        .flat_map(|req| {
+            let event: Value = serde_json::from_slice(&req.body).unwrap();
+            event["records"][format!("{topic}-0")]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["offset"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(invoked, [0, 2], "processing goes on around the record");
+    assert_eq!(committed(&broker, &topic, &group), BTreeMap::from([(0, 3)]));
+}
