@@ -9,14 +9,16 @@
 //! group → mapping engine → invokers and destinations → CLI. Here: the AWS plumbing
 //! ([`aws`]), the Kafka client ([`kafka`]), the mapping configuration ([`config`]), the
 //! Lambda event encoder ([`lambda`]), event filtering ([`filter`]), the sans-I/O mapping
-//! engine ([`engine`]), the invokers ([`invoke`]), the runtime that drives them all
-//! ([`runtime`]), and the mTLS certificates and private keys ([`security`]).
+//! engine ([`engine`]), the invokers ([`invoke`]), the on-failure destinations
+//! ([`destination`]), the runtime that drives them all ([`runtime`]), and the mTLS
+//! certificates and private keys ([`security`]).
 
 #![forbid(unsafe_code)]
 
 pub mod access;
 pub mod aws;
 pub mod config;
+pub mod destination;
 pub mod engine;
 pub mod filter;
 pub mod invoke;

@@ -4,7 +4,9 @@
 //! One task owns everything: it feeds fetched records to the engine, carries out the
 //! engine's actions (encode and invoke a batch, commit offsets, pause or resume a
 //! partition), feeds invocation results back, and lets time pass. Invocations run
-//! concurrently (one per partition at most, the engine's rule). On a revocation it stops
+//! concurrently (one per partition at most, the engine's rule), and so do writes to the
+//! on-failure destination, whose acknowledgement (or failure, which the engine retries
+//! with backoff while the partition waits) goes back to the engine. On a revocation it stops
 //! polling the group until the engine has finished or abandoned the revoked partitions'
 //! work and committed what was done; on shutdown it revokes everything the same way,
 //! then leaves the group. It decides nothing about batching, retries or commits: that
@@ -18,7 +20,8 @@ pub use status::{MappingStatus, State};
 use crate::access::{self, AccessError};
 use crate::aws::AwsOptions;
 use crate::config::{Mapping, StartingPosition};
-use crate::engine::{Action, BatchId, Engine, EngineConfig, Millis, TopicPartition};
+use crate::destination::{Destination, DestinationError, Failure, Origin, ResponseContext};
+use crate::engine::{Action, BatchId, Condition, Engine, EngineConfig, Millis, TopicPartition};
 use crate::filter::{FilterSet, RecordView};
 use crate::invoke::{Invocation, InvokeError, Invoker, outcome};
 use crate::kafka::cluster::{Cluster, ClusterConfig, ClusterError};
@@ -72,7 +75,18 @@ pub struct Stats {
     pub records_dropped: u64,
     /// Records that matched none of the mapping's filters (never invoked, committed).
     pub records_filtered_out: u64,
+    /// Records written to the on-failure destination.
+    pub records_to_destination: u64,
     pub commits: u64,
+}
+
+/// How the runtime reaches what is around the mapping, beyond its configuration.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The base AWS settings of the on-failure destination's client (SQS, SNS, S3): an
+    /// endpoint override, credentials. The destination ARN's region always wins; the
+    /// default is the SDK's default chain (so `AWS_ENDPOINT_URL_SQS` and the like apply).
+    pub destination_aws: AwsOptions,
 }
 
 /// The engine's rules for `mapping`.
@@ -98,16 +112,6 @@ fn now() -> Millis {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Refuses what the mapping needs and this build lacks, before anything starts.
-fn check_supported(mapping: &Mapping) -> Result<(), RuntimeError> {
-    if mapping.on_failure.is_some() {
-        return Err(RuntimeError::Unsupported {
-            what: "an on-failure destination (DestinationConfig)",
-        });
-    }
-    Ok(())
-}
-
 /// Runs `mapping` until `shutdown` resolves, invoking `invoker`.
 pub async fn run<I: Invoker>(
     mapping: &Mapping,
@@ -125,7 +129,18 @@ pub async fn run_with_status<I: Invoker>(
     shutdown: impl Future<Output = ()>,
     status: watch::Sender<MappingStatus>,
 ) -> Result<Stats, RuntimeError> {
-    let result = run_inner(mapping, invoker, shutdown, &status).await;
+    run_with_options(mapping, invoker, shutdown, status, RunOptions::default()).await
+}
+
+/// [`run_with_status`] with [`RunOptions`].
+pub async fn run_with_options<I: Invoker>(
+    mapping: &Mapping,
+    invoker: I,
+    shutdown: impl Future<Output = ()>,
+    status: watch::Sender<MappingStatus>,
+    options: RunOptions,
+) -> Result<Stats, RuntimeError> {
+    let result = run_inner(mapping, invoker, shutdown, &status, &options).await;
     let reason = match &result {
         Ok(_) => "USER_INITIATED".to_string(),
         Err(e) => e.reason().to_string(),
@@ -157,8 +172,8 @@ async fn run_inner<I: Invoker>(
     invoker: I,
     shutdown: impl Future<Output = ()>,
     status: &watch::Sender<MappingStatus>,
+    options: &RunOptions,
 ) -> Result<Stats, RuntimeError> {
-    check_supported(mapping)?;
     // The configuration checked the patterns already; a hand-built Mapping may not have.
     let filters = FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?;
     let mut shutdown = std::pin::pin!(shutdown);
@@ -195,6 +210,19 @@ async fn run_inner<I: Invoker>(
         )
         .await?,
     );
+    let destination = match &mapping.on_failure {
+        Some(config) => Some(Arc::new(
+            Destination::new(
+                config,
+                Origin::new(mapping, &bootstrap.join(",")),
+                &options.destination_aws,
+                mapping.esm.region.as_deref(),
+                cluster.clone(),
+            )
+            .await,
+        )),
+        None => None,
+    };
     let consumer = Consumer::start(
         cluster,
         ConsumerConfig {
@@ -229,6 +257,9 @@ async fn run_inner<I: Invoker>(
         filters,
         invocations: JoinSet::new(),
         inflight: HashMap::new(),
+        destination,
+        deliveries: JoinSet::new(),
+        last_response: HashMap::new(),
         revoking: BTreeSet::new(),
         stats: Stats::default(),
         status: status.clone(),
@@ -249,6 +280,7 @@ async fn run_inner<I: Invoker>(
 }
 
 type InvokeResult = (BatchId, String, Result<Invocation, InvokeError>);
+type DeliveryResult = (BatchId, String, usize, Result<(), DestinationError>);
 
 struct Runner<'m, I: Invoker> {
     mapping: &'m Mapping,
@@ -262,6 +294,12 @@ struct Runner<'m, I: Invoker> {
     invocations: JoinSet<InvokeResult>,
     /// Invocations under way: id → partition.
     inflight: HashMap<BatchId, TopicPartition>,
+    destination: Option<Arc<Destination>>,
+    /// Writes to the destination under way.
+    deliveries: JoinSet<DeliveryResult>,
+    /// What each partition's last invocation returned: the `responseContext` of a batch
+    /// given up (one batch per partition is handled at a time, so it is that batch's).
+    last_response: HashMap<TopicPartition, ResponseContext>,
     /// Partitions revoked whose work the engine is still finishing.
     revoking: BTreeSet<TopicPartition>,
     stats: Stats,
@@ -304,7 +342,9 @@ impl<I: Invoker> Runner<'_, I> {
                 Some(done) = self.invocations.join_next(), if !self.invocations.is_empty() => {
                     match done {
                         Ok((id, key, result)) => {
-                            self.inflight.remove(&id);
+                            if let Some(tp) = self.inflight.remove(&id) {
+                                self.last_response.insert(tp, response_context(&result));
+                            }
                             if let Err(e) = &result {
                                 tracing::warn!(partition = %key, "invocation failed: {e}");
                             }
@@ -313,6 +353,16 @@ impl<I: Invoker> Runner<'_, I> {
                             self.engine.invoked(id, o, now());
                         }
                         Err(e) => tracing::error!("an invocation task failed: {e}"),
+                    }
+                }
+                Some(done) = self.deliveries.join_next(), if !self.deliveries.is_empty() => {
+                    match done {
+                        Ok((id, key, count, result)) => {
+                            let written = result.is_ok();
+                            self.record_delivery(&key, count, result);
+                            self.engine.delivered(id, written, now());
+                        }
+                        Err(e) => tracing::error!("a destination task failed: {e}"),
                     }
                 }
                 _ = sleep => self.engine.handle_timeout(now()),
@@ -415,11 +465,13 @@ impl<I: Invoker> Runner<'_, I> {
                         "records dropped (no on-failure destination)"
                     );
                 }
-                Action::SendToDestination { .. } => {
-                    // check_supported refuses destinations until they exist; the engine
-                    // only sends here when one is configured.
-                    unreachable!("no destination is configured")
-                }
+                Action::SendToDestination {
+                    id,
+                    partition,
+                    records,
+                    condition,
+                    attempts,
+                } => self.send_to_destination(id, partition, records, condition, attempts),
                 Action::Pause(tp) => self.consumer.fetcher().pause(&tp.0, tp.1),
                 Action::Resume(tp) => self.consumer.fetcher().resume(&tp.0, tp.1),
                 Action::Revoked(tp) => {
@@ -457,6 +509,79 @@ impl<I: Invoker> Runner<'_, I> {
         }
     }
 
+    /// Writes a batch given up to the destination, in a task; its result goes back to
+    /// the engine, which commits the batch only once it was written.
+    fn send_to_destination(
+        &mut self,
+        id: BatchId,
+        tp: TopicPartition,
+        records: Vec<EngineRec>,
+        condition: Condition,
+        attempts: u32,
+    ) {
+        let k = key(&tp);
+        let Some(destination) = self.destination.clone() else {
+            // The engine sends here only when a destination is configured.
+            tracing::error!(partition = %k, "no on-failure destination: the batch waits");
+            return;
+        };
+        let keys = records.iter().map(|r| r.record.key.clone()).collect();
+        for r in records {
+            if let Err(e) = self.encoder.push(&tp.0, tp.1, r.record) {
+                tracing::error!("encoding a batch: {e}");
+            }
+        }
+        let event = self.encoder.finish();
+        let response = match condition {
+            Condition::MaximumPayloadSizeExceeded => None,
+            Condition::RetryAttemptsExhausted => self.last_response.get(&tp).cloned(),
+        };
+        let count = event.record_count();
+        let failure = Failure {
+            condition,
+            attempts,
+            response,
+            event,
+            keys,
+            at: now(),
+        };
+        tracing::debug!(partition = %k, records = count, condition = condition.as_str(), "writing to the on-failure destination");
+        self.deliveries.spawn(async move {
+            let result = destination.send(&failure).await;
+            (id, k, count, result)
+        });
+    }
+
+    /// Counts a write to the destination and reports a failing one.
+    fn record_delivery(
+        &mut self,
+        partition: &str,
+        count: usize,
+        result: Result<(), DestinationError>,
+    ) {
+        match result {
+            Ok(()) => {
+                self.stats.records_to_destination += count as u64;
+                tracing::info!(
+                    partition,
+                    records = count,
+                    "written to the on-failure destination"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(partition, "{e}; retrying, the partition waits");
+                let text = format!("PROBLEM: {e}");
+                self.status.send_if_modified(|s| {
+                    if s.last_processing_result == text {
+                        return false;
+                    }
+                    s.last_processing_result = text;
+                    true
+                });
+            }
+        }
+    }
+
     fn invoke(&mut self, id: BatchId, tp: TopicPartition, records: Vec<EngineRec>, attempt: u32) {
         let n = records.len();
         for r in records {
@@ -478,6 +603,29 @@ impl<I: Invoker> Runner<'_, I> {
             let result = invoker.invoke(payload).await;
             (id, k, result)
         });
+    }
+}
+
+/// The `responseContext` an invocation leaves for a batch given up after it. Errors that
+/// never reached the function get the status Lambda answers them with.
+fn response_context(result: &Result<Invocation, InvokeError>) -> ResponseContext {
+    match result {
+        Ok(inv) => ResponseContext {
+            status_code: inv.status_code,
+            executed_version: inv.executed_version.clone(),
+            function_error: inv.function_error.clone(),
+        },
+        Err(e) => ResponseContext {
+            status_code: match e {
+                InvokeError::Throttled { .. } => 429,
+                InvokeError::PayloadTooLarge { .. } => 413,
+                InvokeError::Function { .. } => 404,
+                InvokeError::Timeout { .. } => 200,
+                _ => 500,
+            },
+            executed_version: None,
+            function_error: matches!(e, InvokeError::Timeout { .. }).then(|| "Unhandled".into()),
+        },
     }
 }
 
