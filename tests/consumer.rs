@@ -5,11 +5,12 @@
 //! cooperative one (cooperative-sticky), whose revocations take two rebalances.
 //!
 //! nisshi only. librdkafka's mock cluster now lets us join (JoinGroup and SyncGroup
-//! capped below their flexible versions: see `common::connection_config`), but it answers
-//! an OffsetCommit from the current generation during a rebalance with
+//! capped below their flexible versions: see `common::connection_config`; null
+//! SyncGroup assignments and LeaveGroup member lists read as empty), but it answers an
+//! OffsetCommit from the current generation during a rebalance with
 //! REBALANCE_IN_PROGRESS, where Kafka accepts it so that revoked partitions can be
-//! committed; so on the mock the next owner re-reads what the old one read since its
-//! last commit, and "read exactly once" can't hold there.
+//! committed, and it answers the second member's SyncGroup in the rebalance after a
+//! refused commit with INVALID_REQUEST (not diagnosed yet; see the client issue).
 
 mod common;
 
@@ -130,19 +131,21 @@ async fn until_split(members: &mut [&mut Running]) -> Vec<BTreeSet<i32>> {
             .iter_mut()
             .map(|m| Box::pin(m.assigned.changed()))
             .collect();
-        tokio::time::timeout_at(deadline, futures_select(changes))
+        tokio::time::timeout_at(deadline, first(changes))
             .await
-            .unwrap_or_else(|_| panic!("no split within 60 s: {sets:?}"));
+            .unwrap_or_else(|_| panic!("no split within 60 s: {sets:?}"))
+            // A dead member would wake this loop forever: stop on it instead.
+            .unwrap_or_else(|_| panic!("a member's task stopped (its panic is above): {sets:?}"));
     }
 }
 
-/// Resolves when any of `futures` does.
-async fn futures_select<F: std::future::Future + Unpin>(futures: Vec<F>) {
+/// The output of whichever of `futures` resolves first.
+async fn first<F: std::future::Future + Unpin>(futures: Vec<F>) -> F::Output {
     let mut futures = futures;
     std::future::poll_fn(move |cx| {
         for f in futures.iter_mut() {
-            if std::pin::Pin::new(f).poll(cx).is_ready() {
-                return std::task::Poll::Ready(());
+            if let std::task::Poll::Ready(out) = std::pin::Pin::new(f).poll(cx) {
+                return std::task::Poll::Ready(out);
             }
         }
         std::task::Poll::Pending

@@ -71,6 +71,20 @@ impl Layout {
         }
     }
 
+    /// A nullable array count (`None` for null), checked like [`Self::array_len`].
+    pub fn nullable_array_len(
+        self,
+        r: &mut Reader,
+        field: &'static str,
+        min_element_size: usize,
+    ) -> Result<Option<usize>, DecodeError> {
+        if self.flexible {
+            r.read_compact_nullable_array_len(field, min_element_size)
+        } else {
+            r.read_nullable_array_len(field, min_element_size)
+        }
+    }
+
     /// Skips an array of int32 (replica lists and the like), checking its count.
     pub fn skip_i32_array(self, r: &mut Reader, field: &'static str) -> Result<(), DecodeError> {
         let n = self.array_len(r, field, 4)?;

@@ -46,7 +46,11 @@ pub fn decode(body: Bytes, version: i16) -> Result<LeaveGroup, DecodeError> {
     if version >= 3 {
         // member id + group instance id + error code (+ tags) at the least.
         let min = if l.flexible { 5 } else { 6 };
-        let n = l.array_len(&mut r, "LeaveGroup members", min)?;
+        // Non-nullable in Kafka's schema; librdkafka's mock cluster sends null when the
+        // request named no members (a dynamic member leaving): no members.
+        let n = l
+            .nullable_array_len(&mut r, "LeaveGroup members", min)?
+            .unwrap_or(0);
         members.reserve_exact(n);
         for _ in 0..n {
             let member_id = l.string(&mut r, "LeaveGroup member_id")?;
@@ -161,6 +165,15 @@ mod tests {
                 "v{version}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_null_member_list_reads_as_none() {
+        // v3: throttle(4) error(2) members -1; v4: compact 0 (null), then no tags.
+        let v3 = Bytes::from_static(&[0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        assert!(decode(v3, 3).unwrap().members.is_empty());
+        let v4 = Bytes::from_static(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(decode(v4, 4).unwrap().members.is_empty());
     }
 
     #[test]
