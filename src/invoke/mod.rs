@@ -7,6 +7,7 @@
 //! on their own: retries belong to the engine.
 
 pub mod lambda;
+pub mod local;
 pub mod partial;
 
 use crate::engine::{Failure, InvokeOutcome};
