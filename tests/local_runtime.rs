@@ -142,3 +142,15 @@ async fn bad_requests_get_clear_4xx_answers() {
     assert_eq!(seen["event"], json!({"hello": "world"}));
     assert_eq!(seen["statuses"], json!([404, 405, 405, 400, 413, 404]));
 }
+
+#[tokio::test]
+async fn an_init_error_is_a_function_error_and_the_process_is_replaced() {
+    // awslambdaric reports a handler it can't import through /init/error.
+    let invoker = function("no_such_function", 10);
+    for _ in 0..2 {
+        let inv = invoker.invoke(event(json!({}))).await.unwrap();
+        assert_eq!(inv.function_error.as_deref(), Some("Unhandled"));
+        let error = json_of(&inv.payload);
+        assert_eq!(error["errorType"], "Runtime.HandlerNotFound", "{error}");
+    }
+}

@@ -8,9 +8,11 @@
 //!
 //! - `/response`: success, the body is the payload;
 //! - `/error` or `/init/error`: a function error (`Unhandled`), the error object as the
-//!   payload, as Lambda returns it; after an init error the process is replaced;
+//!   payload, as Lambda returns it; after an init error the process is replaced (an init
+//!   error is only reported to an invocation: the process is started by one, and given
+//!   it at once);
 //! - a response over 6 MB: a function error, `Function.ResponseSizeTooLarge`;
-//! - no answer within the configured timeout: [`InvokeError::Timeout`], and the process
+//! - no answer within the configured timeout: [`InvokeError::Timeout`](crate::invoke::InvokeError::Timeout), and the process
 //!   is killed;
 //! - the process exits mid-invocation: a function error, `Runtime.ExitError`.
 //!
