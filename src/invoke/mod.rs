@@ -5,8 +5,12 @@
 //! whether that is a success, a partial batch failure or an error to retry is decided
 //! here, by the rules AWS documents, and acted on by the engine. Invokers never retry
 //! on their own: retries belong to the engine.
+//!
+//! Two invokers: AWS Lambda's Invoke API ([`lambda`]), and a handler process on this host
+//! served the Lambda Runtime API ([`local`]).
 
 pub mod lambda;
+pub mod local;
 pub mod partial;
 
 use crate::engine::{Failure, InvokeOutcome};

@@ -1,0 +1,146 @@
+//! Local functions: a handler process on this host, invoked exactly like Lambda would,
+//! through the Lambda Runtime API (SPEC section 6).
+//!
+//! [`LocalInvoker`] starts the function's command (any Lambda runtime client: a
+//! `bootstrap` built with `lambda_runtime`, `python -m awslambdaric handler.fn`, ...) with
+//! `AWS_LAMBDA_RUNTIME_API` pointing at a Runtime API served on loopback ([`api`]), and
+//! hands each invocation to the process's `next` long-poll. What comes back:
+//!
+//! - `/response`: success, the body is the payload;
+//! - `/error` or `/init/error`: a function error (`Unhandled`), the error object as the
+//!   payload, as Lambda returns it; after an init error the process is replaced (an init
+//!   error is only reported to an invocation: the process is started by one, and given
+//!   it at once);
+//! - a response over 6 MB: a function error, `Function.ResponseSizeTooLarge`;
+//! - no answer within the configured timeout: [`InvokeError::Timeout`](crate::invoke::InvokeError::Timeout), and the process
+//!   is killed;
+//! - the process exits mid-invocation: a function error, `Runtime.ExitError`.
+//!
+//! A process that was killed or exited is started again for the next invocation (a cold
+//! start), with a fresh Runtime API server. The timeout covers the whole invocation,
+//! including a cold start's initialization (Lambda times the init phase separately).
+//!
+//! Out of scope here: a pool. One process serves one invocation at a time; concurrent
+//! `invoke` calls on one invoker wait their turn. Only the process itself is killed on a
+//! timeout: a command that forks its handler (a shell wrapper) must `exec` it.
+
+pub mod api;
+mod process;
+
+pub use api::MAX_PAYLOAD;
+pub use process::LocalInvoker;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The longest function timeout a mapping accepts (an event source mapping's limit).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(14 * 60);
+
+/// A function that runs on this host: its command line, environment and settings.
+#[derive(Clone, Debug)]
+pub struct LocalFunction {
+    /// `AWS_LAMBDA_FUNCTION_NAME`, and the name in the invoked function ARN.
+    pub name: String,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// Extra environment, on top of what Lambda sets (which it may override).
+    pub env: Vec<(OsString, OsString)>,
+    /// The working directory, and `LAMBDA_TASK_ROOT`; the current directory if `None`.
+    pub working_dir: Option<PathBuf>,
+    /// `_HANDLER`, when the runtime client reads it.
+    pub handler: Option<String>,
+    /// 1 s to [`MAX_TIMEOUT`], whole seconds.
+    pub timeout: Duration,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, informational.
+    pub memory_mb: u32,
+    /// `AWS_REGION`, and the region in the invoked function ARN.
+    pub region: String,
+}
+
+impl LocalFunction {
+    /// `name` run as `program` with no arguments, 3 s timeout (Lambda's default), 128 MB,
+    /// region `us-east-1`.
+    pub fn new(name: impl Into<String>, program: impl Into<OsString>) -> LocalFunction {
+        LocalFunction {
+            name: name.into(),
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            working_dir: None,
+            handler: None,
+            timeout: Duration::from_secs(3),
+            memory_mb: 128,
+            region: "us-east-1".into(),
+        }
+    }
+
+    /// The ARN the process sees in `Lambda-Runtime-Invoked-Function-Arn`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:000000000000:function:{}",
+            self.region, self.name
+        )
+    }
+
+    fn validate(&self) -> Result<(), LocalError> {
+        if self.timeout < Duration::from_secs(1)
+            || self.timeout > MAX_TIMEOUT
+            || self.timeout.subsec_nanos() != 0
+        {
+            return Err(LocalError::Timeout(self.timeout));
+        }
+        if self.program.is_empty() {
+            return Err(LocalError::NoCommand);
+        }
+        if self.name.is_empty() || !self.name.is_ascii() || !self.region.is_ascii() {
+            return Err(LocalError::Name(self.name.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// Why a local function's configuration was refused (`FUNCTION_CONFIG_NOT_VALID`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalError {
+    #[error("the function timeout {0:?} is not whole seconds from 1 s to 14 minutes")]
+    Timeout(Duration),
+    #[error("the local function has no command to run")]
+    NoCommand,
+    #[error("the function name {0:?} is empty or not ASCII (or the region isn't)")]
+    Name(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_is_checked() {
+        let ok = LocalFunction::new("f", "bootstrap");
+        assert_eq!(ok.validate(), Ok(()));
+        assert_eq!(ok.arn(), "arn:aws:lambda:us-east-1:000000000000:function:f");
+        for timeout in [
+            Duration::ZERO,
+            Duration::from_millis(1500),
+            MAX_TIMEOUT + Duration::from_secs(1),
+        ] {
+            let f = LocalFunction {
+                timeout,
+                ..ok.clone()
+            };
+            assert_eq!(f.validate(), Err(LocalError::Timeout(timeout)));
+        }
+        let f = LocalFunction {
+            timeout: MAX_TIMEOUT,
+            ..ok.clone()
+        };
+        assert_eq!(f.validate(), Ok(()));
+        assert_eq!(
+            LocalFunction::new("f", "").validate(),
+            Err(LocalError::NoCommand)
+        );
+        assert!(LocalFunction::new("fé", "x").validate().is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! [`LocalInvoker`]: the handler process's lifecycle, and each invocation's outcome.
+
+use super::api::{self, Answer, Event, MAX_PAYLOAD, Shared};
+use super::{LocalError, LocalFunction};
+use crate::invoke::{Invocation, InvokeError, Invoker};
+use bytes::Bytes;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+/// Invokes a [`LocalFunction`]: one process, one invocation at a time (see the module
+/// docs). The process is started by the first invocation, and again after a timeout,
+/// an init error or an exit.
+#[derive(Debug)]
+pub struct LocalInvoker {
+    function: LocalFunction,
+    arn: String,
+    instance: Mutex<Option<Instance>>,
+}
+
+/// A running process and the Runtime API server that serves it.
+#[derive(Debug)]
+struct Instance {
+    child: Child,
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // The child is spawned with kill_on_drop: it goes too.
+        self.server.abort();
+    }
+}
+
+impl LocalInvoker {
+    /// Checks the configuration; no process starts until the first invocation.
+    pub fn new(function: LocalFunction) -> Result<LocalInvoker, LocalError> {
+        function.validate()?;
+        Ok(LocalInvoker {
+            arn: function.arn(),
+            function,
+            instance: Mutex::new(None),
+        })
+    }
+
+    pub fn function(&self) -> &LocalFunction {
+        &self.function
+    }
+
+    async fn start(&self) -> Result<Instance, InvokeError> {
+        let service = |e: std::io::Error| InvokeError::Service {
+            message: format!("serving the Lambda Runtime API on loopback: {e}"),
+        };
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(service)?;
+        let address = listener.local_addr().map_err(service)?;
+        let shared = Shared::new(self.arn.clone());
+        let server = tokio::spawn(api::serve(listener, shared.clone()));
+        let f = &self.function;
+        let mut command = Command::new(&f.program);
+        command
+            .args(&f.args)
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &f.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string())
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", f.name),
+            )
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            .env("AWS_REGION", &f.region)
+            .env("AWS_DEFAULT_REGION", &f.region)
+            .envs(f.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(handler) = &f.handler {
+            command.env("_HANDLER", handler);
+        }
+        if let Some(dir) = &f.working_dir {
+            command.current_dir(dir).env("LAMBDA_TASK_ROOT", dir);
+        }
+        let child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                server.abort();
+                return Err(InvokeError::Function {
+                    message: format!(
+                        "starting local function {} ({}): {e}",
+                        f.name,
+                        f.program.to_string_lossy()
+                    ),
+                });
+            }
+        };
+        tracing::info!(function = %f.name, %address, "local function started (cold start)");
+        Ok(Instance {
+            child,
+            shared,
+            server,
+        })
+    }
+}
+
+/// How one invocation ended, before it becomes an [`Invocation`].
+enum Ended {
+    Answered(Answer),
+    Exited(String),
+    TimedOut,
+}
+
+impl Invoker for LocalInvoker {
+    async fn invoke(&self, payload: Bytes) -> Result<Invocation, InvokeError> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(InvokeError::PayloadTooLarge {
+                message: format!("{} bytes, over the 6 MB limit", payload.len()),
+            });
+        }
+        let mut slot = self.instance.lock().await;
+        // A process that exited while idle is replaced.
+        if let Some(instance) = slot.as_mut()
+            && !matches!(instance.child.try_wait(), Ok(None))
+        {
+            *slot = None;
+        }
+        let instance = match slot.as_mut() {
+            Some(instance) => instance,
+            None => slot.insert(self.start().await?),
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let timeout = self.function.timeout;
+        let answer = instance.shared.submit(Event {
+            id: id.clone(),
+            payload,
+            deadline_ms: deadline_ms(timeout),
+            trace_id: trace_id(),
+        });
+        let ended = tokio::select! {
+            biased;
+            answer = answer => match answer {
+                Ok(answer) => Ended::Answered(answer),
+                // The server never drops a waiting reply while the instance lives.
+                Err(_) => Ended::Exited("the runtime API stopped".into()),
+            },
+            status = instance.child.wait() => Ended::Exited(match status {
+                Ok(status) => status.to_string(),
+                Err(e) => e.to_string(),
+            }),
+            _ = tokio::time::sleep(timeout) => Ended::TimedOut,
+        };
+        let (function_error, payload) = match ended {
+            Ended::Answered(Answer::Response(body)) => (None, body),
+            Ended::Answered(Answer::Error { body, error_type }) => {
+                (Some("Unhandled"), error_object(body, error_type))
+            }
+            Ended::Answered(Answer::InitError { body, error_type }) => {
+                tracing::warn!(function = %self.function.name, "local function failed to initialize");
+                *slot = None;
+                (Some("Unhandled"), error_object(body, error_type))
+            }
+            Ended::Answered(Answer::ResponseTooLarge) => (
+                Some("Unhandled"),
+                error_json(
+                    "Function.ResponseSizeTooLarge",
+                    "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                ),
+            ),
+            Ended::Exited(status) => {
+                tracing::warn!(function = %self.function.name, %status, "local function exited mid-invocation");
+                *slot = None;
+                (
+                    Some("Unhandled"),
+                    error_json(
+                        "Runtime.ExitError",
+                        &format!("RequestId: {id} Error: Runtime exited with error: {status}"),
+                    ),
+                )
+            }
+            Ended::TimedOut => {
+                tracing::warn!(function = %self.function.name, "local function timed out; killed");
+                if let Some(mut instance) = slot.take() {
+                    let _ = instance.child.start_kill();
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(5), instance.child.wait()).await;
+                }
+                return Err(InvokeError::Timeout {
+                    seconds: timeout.as_secs(),
+                });
+            }
+        };
+        Ok(Invocation {
+            status_code: 200,
+            function_error: function_error.map(str::to_string),
+            executed_version: Some("$LATEST".into()),
+            payload,
+        })
+    }
+}
+
+/// The error object as the runtime sent it; an empty one is built from the error type.
+fn error_object(body: Bytes, error_type: Option<String>) -> Bytes {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        let error_type = error_type.unwrap_or_else(|| "Runtime.Unknown".into());
+        error_json(&error_type, "the runtime reported an error with no details")
+    } else {
+        body
+    }
+}
+
+fn error_json(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({"errorMessage": message, "errorType": error_type}).to_string())
+}
+
+fn deadline_ms(timeout: Duration) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from((now + timeout).as_millis()).unwrap_or(u64::MAX)
+}
+
+/// An X-Ray trace header of the form Lambda sends (not sampled: nothing records it).
+fn trace_id() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=0",
+        seconds as u32,
+        &random[..24],
+        &random[16..32]
+    )
+}

@@ -1,0 +1,40 @@
+"""Handlers for tests/local_runtime.rs, run by AWS's runtime client (awslambdaric)
+against kafka-esm's Lambda Runtime API."""
+
+import os
+import time
+
+
+def count(event, context):
+    """Echoes the number of records in a Kafka event, and what Lambda told us."""
+    records = sum(len(batch) for batch in event.get("records", {}).values())
+    return {
+        "records": records,
+        "function_name": context.function_name,
+        "arn": context.invoked_function_arn,
+        "request_id": context.aws_request_id,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "pid": os.getpid(),
+    }
+
+
+class OrderRejected(Exception):
+    pass
+
+
+def fail(event, context):
+    raise OrderRejected("order 42 is not valid")
+
+
+def slow(event, context):
+    """Sleeps past the timeout when asked; answers with its pid otherwise."""
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return {"pid": os.getpid()}
+
+
+def crash(event, context):
+    """Exits the process without answering when asked."""
+    if event.get("crash"):
+        os._exit(1)
+    return {"pid": os.getpid()}

@@ -1,0 +1,156 @@
+//! Local functions against AWS's own runtime client: `awslambdaric` (PyPI, in the rig's
+//! venv) runs the handlers in `tests/local_handlers/handler.py` through kafka-esm's
+//! Lambda Runtime API. Success, a raised exception, a timeout and a crash, each followed
+//! by an invocation that works (after a cold start where the process was replaced); and
+//! a raw client that sends the API what a runtime client never would.
+
+use bytes::Bytes;
+use kafka_esm::invoke::local::{LocalFunction, LocalInvoker};
+use kafka_esm::invoke::{InvokeError, Invoker};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn handlers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers")
+}
+
+/// `python -m awslambdaric handler.<name>`, from the handlers' directory.
+fn function(name: &str, timeout_s: u64) -> LocalInvoker {
+    let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
+    let mut f = LocalFunction::new(format!("local-{name}"), python);
+    f.args = vec![
+        "-m".into(),
+        "awslambdaric".into(),
+        format!("handler.{name}").into(),
+    ];
+    f.handler = Some(format!("handler.{name}"));
+    f.working_dir = Some(handlers_dir());
+    f.timeout = Duration::from_secs(timeout_s);
+    LocalInvoker::new(f).unwrap()
+}
+
+fn event(value: Value) -> Bytes {
+    Bytes::from(value.to_string())
+}
+
+fn json_of(payload: &Bytes) -> Value {
+    serde_json::from_slice(payload).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}", String::from_utf8_lossy(payload));
+    })
+}
+
+fn record(offset: i64) -> Value {
+    json!({"topic": "orders", "partition": 0, "offset": offset, "timestamp": 0,
+           "timestampType": "CREATE_TIME", "value": "aGk=", "headers": []})
+}
+
+#[tokio::test]
+async fn success_returns_the_handlers_json() {
+    let invoker = function("count", 10);
+    let kafka_event = json!({
+        "eventSource": "SelfManagedKafka",
+        "bootstrapServers": "localhost:9092",
+        "records": {"orders-0": [record(1), record(2)], "orders-1": [record(7)]},
+    });
+    let first = invoker.invoke(event(kafka_event.clone())).await.unwrap();
+    assert_eq!(first.status_code, 200);
+    assert_eq!(first.function_error, None);
+    let answer = json_of(&first.payload);
+    assert_eq!(answer["records"], 3);
+    assert_eq!(answer["function_name"], "local-count");
+    assert_eq!(
+        answer["arn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:local-count"
+    );
+    let remaining = answer["remaining_ms"].as_i64().unwrap();
+    assert!(remaining > 0 && remaining <= 10_000, "{remaining}");
+    // The same process serves the next invocation (warm), with a new request id.
+    let second = json_of(&invoker.invoke(event(kafka_event)).await.unwrap().payload);
+    assert_eq!(second["pid"], answer["pid"]);
+    assert_ne!(second["request_id"], answer["request_id"]);
+}
+
+#[tokio::test]
+async fn a_raised_exception_is_an_unhandled_function_error() {
+    let invoker = function("fail", 10);
+    for _ in 0..2 {
+        let inv = invoker.invoke(event(json!({}))).await.unwrap();
+        assert_eq!(inv.function_error.as_deref(), Some("Unhandled"));
+        let error = json_of(&inv.payload);
+        assert_eq!(error["errorType"], "OrderRejected", "{error}");
+        assert_eq!(error["errorMessage"], "order 42 is not valid", "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_process_and_the_next_invocation_cold_starts() {
+    let invoker = function("slow", 4);
+    let warm = json_of(&invoker.invoke(event(json!({}))).await.unwrap().payload);
+    let started = std::time::Instant::now();
+    match invoker.invoke(event(json!({"sleep": 60}))).await {
+        Err(InvokeError::Timeout { seconds: 4 }) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let cold = invoker.invoke(event(json!({}))).await.unwrap();
+    assert_eq!(cold.function_error, None);
+    assert_ne!(json_of(&cold.payload)["pid"], warm["pid"], "not restarted");
+}
+
+#[tokio::test]
+async fn a_crash_is_a_function_error_and_the_next_invocation_cold_starts() {
+    let invoker = function("crash", 10);
+    let warm = json_of(&invoker.invoke(event(json!({}))).await.unwrap().payload);
+    let inv = invoker.invoke(event(json!({"crash": true}))).await.unwrap();
+    assert_eq!(inv.function_error.as_deref(), Some("Unhandled"));
+    let error = json_of(&inv.payload);
+    assert_eq!(error["errorType"], "Runtime.ExitError", "{error}");
+    let cold = invoker.invoke(event(json!({}))).await.unwrap();
+    assert_eq!(cold.function_error, None);
+    assert_ne!(json_of(&cold.payload)["pid"], warm["pid"], "not restarted");
+}
+
+#[tokio::test]
+async fn a_command_that_cannot_start_is_a_configuration_error() {
+    let invoker =
+        LocalInvoker::new(LocalFunction::new("missing", "/nonexistent/bootstrap")).unwrap();
+    let error = invoker.invoke(event(json!({}))).await.unwrap_err();
+    assert_eq!(error.reason(), Some("FUNCTION_CONFIG_NOT_VALID"), "{error}");
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_4xx_answers() {
+    // probe.py speaks raw HTTP to the API, checks each answer, then answers the
+    // invocation with what it saw (or posts an error naming what went wrong).
+    let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
+    let mut f = LocalFunction::new("probe", python);
+    f.args = vec![handlers_dir().join("probe.py").into()];
+    f.timeout = Duration::from_secs(20);
+    let invoker = LocalInvoker::new(f).unwrap();
+    let inv = invoker
+        .invoke(event(json!({"hello": "world"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        inv.function_error,
+        None,
+        "{}",
+        String::from_utf8_lossy(&inv.payload)
+    );
+    let seen = json_of(&inv.payload);
+    assert_eq!(seen["event"], json!({"hello": "world"}));
+    assert_eq!(seen["statuses"], json!([404, 405, 405, 400, 413, 404]));
+}
+
+#[tokio::test]
+async fn an_init_error_is_a_function_error_and_the_process_is_replaced() {
+    // awslambdaric reports a handler it can't import through /init/error.
+    let invoker = function("no_such_function", 10);
+    for _ in 0..2 {
+        let inv = invoker.invoke(event(json!({}))).await.unwrap();
+        assert_eq!(inv.function_error.as_deref(), Some("Unhandled"));
+        let error = json_of(&inv.payload);
+        assert_eq!(error["errorType"], "Runtime.HandlerNotFound", "{error}");
+    }
+}
