@@ -558,3 +558,98 @@ async fn filter_criteria_invoke_only_matching_records_and_commit_past_the_rest()
         "filtered-out records are committed too"
     );
 }
+
+/// `kafka-esm run` with a local function: AWS's Python runtime client (awslambdaric, in
+/// the rig's venv) runs `handler.report` through our Runtime API, with no AWS at all. The
+/// handler reports each event's offsets through a FIFO the test reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_esm_run_invokes_a_local_handler_through_the_runtime_api() {
+    let broker = common::nisshi().await;
+    let topic = topic_with(&broker, "mapping-local", 3);
+    let group = unique_name("mapping-group");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
+    let command = format!("{} -m awslambdaric handler.report", python.display());
+    let file = dir.path().join("mapping.json");
+    let mapping = mapping_with(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        10,
+        json!({"KafkaEsm": {"FunctionCommand": command, "FunctionTimeout": 30}}),
+    );
+    std::fs::write(&file, mapping).unwrap();
+    let handlers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args(["run", "--config"])
+        .arg(format!("file://{}", file.display()))
+        .current_dir(&handlers)
+        .env("KAFKA_ESM_TEST_REPORT", &fifo)
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Each open of the FIFO ends when the handler closes it: read until 3 offsets came.
+    let reports = tokio::time::timeout(
+        std::time::Duration::from_secs(90),
+        tokio::task::spawn_blocking(move || {
+            let mut lines = Vec::new();
+            while lines
+                .iter()
+                .map(|l: &Value| l["offsets"].as_array().unwrap().len())
+                .sum::<usize>()
+                < 3
+            {
+                let text = std::fs::read_to_string(&fifo).unwrap();
+                lines.extend(
+                    text.lines()
+                        .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+                );
+            }
+            lines
+        }),
+    )
+    .await
+    .expect("the handler reports within 90 s")
+    .unwrap();
+    let offsets: Vec<i64> = reports
+        .iter()
+        .flat_map(|l| {
+            l["offsets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o.as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(offsets, [0, 1, 2]);
+    assert!(
+        reports
+            .iter()
+            .all(|l| l["eventSource"] == "SelfManagedKafka")
+    );
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        committed_offsets(&broker, &topic, &group),
+        BTreeMap::from([(0, 3)]),
+        "{err}"
+    );
+}

@@ -7,6 +7,7 @@
 use kafka_esm::aws::{AwsOptions, sdk_config};
 use kafka_esm::config::{Mapping, MappingArgs};
 use kafka_esm::invoke::lambda::LambdaInvoker;
+use kafka_esm::invoke::local::{LocalError, LocalFunction, LocalInvoker};
 use kafka_esm::runtime;
 use std::process::ExitCode;
 
@@ -21,13 +22,19 @@ pub fn run(args: MappingArgs) -> ExitCode {
     for w in &mapping.warnings {
         tracing::warn!("{w}");
     }
-    if mapping.esm.function_command.is_some() {
-        eprintln!(
-            "kafka-esm run: ESM_CONFIG_NOT_VALID: local functions (FunctionCommand) are not \
-             supported yet; invoke AWS Lambda or a Lambda-compatible endpoint"
-        );
-        return ExitCode::from(2);
-    }
+    let local = match mapping
+        .esm
+        .function_command
+        .as_deref()
+        .map(|c| local_invoker(&mapping, c))
+    {
+        None => None,
+        Some(Ok(invoker)) => Some(invoker),
+        Some(Err(e)) => {
+            eprintln!("kafka-esm run: FUNCTION_CONFIG_NOT_VALID: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,10 +46,17 @@ pub fn run(args: MappingArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let invoker = lambda_invoker(&mapping).await;
         let (status, watcher) = tokio::sync::watch::channel(runtime::MappingStatus::default());
         let printer = tokio::spawn(print_status(watcher));
-        let result = runtime::run_with_status(&mapping, invoker, shutdown_signal(), status).await;
+        let result = match local {
+            Some(invoker) => {
+                runtime::run_with_status(&mapping, invoker, shutdown_signal(), status).await
+            }
+            None => {
+                let invoker = lambda_invoker(&mapping).await;
+                runtime::run_with_status(&mapping, invoker, shutdown_signal(), status).await
+            }
+        };
         let _ = printer.await;
         match result {
             Ok(stats) => {
@@ -62,6 +76,25 @@ pub fn run(args: MappingArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// The mapping's function run on this host: `FunctionCommand` through `sh -c` (with
+/// `exec`, so a timeout's kill reaches the handler itself), served the Runtime API.
+fn local_invoker(mapping: &Mapping, command: &str) -> Result<LocalInvoker, LocalError> {
+    let mut function = LocalFunction::new(mapping.function.name.clone(), "sh");
+    function.args = vec!["-c".into(), format!("exec {command}").into()];
+    if let Some(timeout) = mapping.esm.function_timeout {
+        function.timeout = timeout;
+    }
+    if let Some(region) = mapping
+        .esm
+        .region
+        .clone()
+        .or_else(|| mapping.function.region.clone())
+    {
+        function.region = region;
+    }
+    LocalInvoker::new(function)
 }
 
 async fn lambda_invoker(mapping: &Mapping) -> LambdaInvoker {

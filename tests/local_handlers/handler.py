@@ -38,3 +38,15 @@ def crash(event, context):
     if event.get("crash"):
         os._exit(1)
     return {"pid": os.getpid()}
+
+
+def report(event, context):
+    """Writes the offsets it received, one JSON line per invocation, to the file (a FIFO)
+    named by KAFKA_ESM_TEST_REPORT, for tests/mapping.rs."""
+    import json
+
+    offsets = [r["offset"] for batch in event["records"].values() for r in batch]
+    line = {"eventSource": event["eventSource"], "offsets": offsets}
+    with open(os.environ["KAFKA_ESM_TEST_REPORT"], "a") as out:
+        out.write(json.dumps(line) + "\n")
+    return None
