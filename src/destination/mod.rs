@@ -3,7 +3,7 @@
 //!
 //! The runtime hands a [`Failure`] (the batch's encoded event, its records' keys, why it
 //! was given up and the last invocation's response) to a [`Destination`], which writes an
-//! [`OnFailureRecord`](record::OnFailureRecord) in AWS's format to SQS, SNS, S3 or a Kafka
+//! [`OnFailureRecord`] in AWS's format to SQS, SNS, S3 or a Kafka
 //! topic on the source cluster, and answers only once the destination acknowledged it. The
 //! engine commits the batch's offsets after that answer, never before. A failed write is
 //! an error naming the destination; retrying it (with backoff) is the engine's job, not
