@@ -61,10 +61,6 @@ fn source_topic(broker: &dyn Broker) -> String {
     topic
 }
 
-fn committed(broker: &dyn Broker, topic: &str, group: &str) -> BTreeMap<i32, i64> {
-    tokio::task::block_in_place(|| broker.refclient().committed(topic, group)).unwrap()
-}
-
 struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<runtime::Stats, runtime::RuntimeError>>,
@@ -212,7 +208,10 @@ async fn sqs_receives_awss_record_and_the_batch_is_committed_after_it() {
     let stats = running.finish().await;
     assert_eq!(stats.records_to_destination, 3);
     assert_eq!(stats.invocations, 2);
-    assert_eq!(committed(&broker, &topic, &group), BTreeMap::from([(0, 3)]));
+    assert_eq!(
+        common::committed(&broker, &topic, &group),
+        BTreeMap::from([(0, 3)])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,7 +249,10 @@ async fn sns_publishes_the_record_to_its_sqs_subscription() {
     check_batch_record(&r, &topic, &broker.bootstrap());
     assert!(r.get("payload").is_none(), "SNS gets metadata only");
     running.finish().await;
-    assert_eq!(committed(&broker, &topic, &group), BTreeMap::from([(0, 3)]));
+    assert_eq!(
+        common::committed(&broker, &topic, &group),
+        BTreeMap::from([(0, 3)])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,7 +334,10 @@ async fn s3_stores_the_record_with_the_whole_event_under_a_time_ordered_key() {
         .collect();
     assert_eq!(offsets, [0, 1, 2]);
     running.finish().await;
-    assert_eq!(committed(&broker, &topic, &group), BTreeMap::from([(0, 3)]));
+    assert_eq!(
+        common::committed(&broker, &topic, &group),
+        BTreeMap::from([(0, 3)])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,7 +392,10 @@ async fn a_kafka_destination_gets_one_message_per_record_with_its_key() {
     assert_eq!(by_offset[&0].0.as_deref(), Some(&b"k0"[..]));
     assert_eq!(by_offset[&1].0.as_deref(), Some(&b"k1"[..]));
     assert_eq!(by_offset[&2].0, None, "a null key stays null");
-    assert_eq!(committed(&broker, &topic, &group), BTreeMap::from([(0, 3)]));
+    assert_eq!(
+        common::committed(&broker, &topic, &group),
+        BTreeMap::from([(0, 3)])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,7 +432,7 @@ async fn a_destination_outage_holds_the_partition_until_the_destination_works() 
     assert!(problem.contains("GetQueueUrl"), "{problem}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     // librdkafka reports a partition without a committed offset as -1001.
-    let none = committed(&broker, &topic, &group);
+    let none = common::committed(&broker, &topic, &group);
     assert!(
         none.values().all(|o| *o == -1001),
         "nothing committed: {none:?}"
@@ -440,7 +448,10 @@ async fn a_destination_outage_holds_the_partition_until_the_destination_works() 
     );
     let stats = running.finish().await;
     assert_eq!(stats.records_to_destination, 3);
-    assert_eq!(committed(&broker, &topic, &group), BTreeMap::from([(0, 3)]));
+    assert_eq!(
+        common::committed(&broker, &topic, &group),
+        BTreeMap::from([(0, 3)])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,7 +508,7 @@ async fn a_record_too_large_to_invoke_goes_to_the_destination_with_a_null_respon
         (&json!("1"), &json!("1"))
     );
     for _ in 0..60 {
-        if committed(&broker, &topic, &group).get(&0) == Some(&3) {
+        if common::committed(&broker, &topic, &group).get(&0) == Some(&3) {
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -517,5 +528,8 @@ async fn a_record_too_large_to_invoke_goes_to_the_destination_with_a_null_respon
         })
         .collect();
     assert_eq!(invoked, [0, 2], "processing goes on around the record");
-    assert_eq!(committed(&broker, &topic, &group), BTreeMap::from([(0, 3)]));
+    assert_eq!(
+        common::committed(&broker, &topic, &group),
+        BTreeMap::from([(0, 3)])
+    );
 }

@@ -57,11 +57,6 @@ fn topic_with(broker: &dyn Broker, prefix: &str, n: usize) -> String {
     topic
 }
 
-/// The group's committed offsets, as the reference client reads them.
-fn committed_offsets(broker: &dyn Broker, topic: &str, group: &str) -> BTreeMap<i32, i64> {
-    tokio::task::block_in_place(|| broker.refclient().committed(topic, group)).unwrap()
-}
-
 /// The offsets an invocation carried.
 fn offsets(body: &[u8]) -> Vec<i64> {
     let event: Value = serde_json::from_slice(body).unwrap();
@@ -218,7 +213,7 @@ async fn the_function_receives_aws_events_and_offsets_are_committed_after_succes
             .collect();
         assert_eq!(headers, want, "({p}, {o}) headers, signed bytes");
     }
-    let committed = committed_offsets(&broker, &topic, &group);
+    let committed = common::committed(&broker, &topic, &group);
     let mut want = BTreeMap::new();
     for (p, o) in sent.keys() {
         let e = want.entry(*p).or_insert(0);
@@ -256,7 +251,7 @@ async fn a_failing_batch_is_retried_whole_and_committed_only_after_it_succeeds()
     let second = server.next_request().await;
     assert_eq!(first.body, second.body, "the whole batch again");
     // Two failures handled, no success yet: nothing committed.
-    let committed = committed_offsets(&broker, &topic, &group);
+    let committed = common::committed(&broker, &topic, &group);
     assert!(committed.values().all(|o| *o < 0), "{committed:?}");
     let third = server.next_request().await;
     assert_eq!(third.body, first.body);
@@ -266,7 +261,7 @@ async fn a_failing_batch_is_retried_whole_and_committed_only_after_it_succeeds()
     stop.send(()).unwrap();
     let stats = task.await.unwrap().unwrap();
     assert_eq!(stats.invocations, 3);
-    let committed = committed_offsets(&broker, &topic, &group);
+    let committed = common::committed(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 5)]));
 }
 
@@ -334,7 +329,7 @@ async fn a_batch_given_up_after_its_retries_is_dropped_and_processing_continues(
     stop.send(()).unwrap();
     let stats = task.await.unwrap().unwrap();
     assert_eq!(stats.records_dropped, 2);
-    let committed = committed_offsets(&broker, &topic, &group);
+    let committed = common::committed(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 4)]));
 }
 
@@ -362,7 +357,7 @@ async fn a_partial_batch_response_retries_from_the_first_failed_record() {
     assert_eq!(offsets(&server.next_request().await.body), [3, 4]);
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
-    let committed = committed_offsets(&broker, &topic, &group);
+    let committed = common::committed(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 5)]));
 }
 
@@ -457,6 +452,20 @@ async fn the_status_says_enabled_then_problem_then_ok_then_disabled() {
     );
 }
 
+/// Sends SIGTERM to a `kafka-esm run` child, checks it exits 0, and returns its stderr.
+async fn stop_cleanly(child: tokio::process::Child) -> String {
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    err
+}
+
 /// The binary as a user runs it: a mapping file, AWS credentials from the environment,
 /// a Lambda-compatible endpoint; SIGTERM stops it cleanly after committing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,19 +498,11 @@ async fn kafka_esm_run_with_a_mapping_file_invokes_prints_its_status_and_stops_o
         .await
         .expect("an invocation");
     assert_eq!(offsets(&req.body), [0, 1, 2]);
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().await.unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let err = stop_cleanly(child).await;
     assert!(err.contains("State: Enabled (USER_INITIATED)"), "{err}");
     assert!(err.contains("LastProcessingResult: OK"), "{err}");
     assert!(err.contains("State: Disabled (USER_INITIATED)"), "{err}");
-    let committed = committed_offsets(&broker, &topic, &group);
+    let committed = common::committed(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 3)]));
 }
 
@@ -553,7 +554,7 @@ async fn filter_criteria_invoke_only_matching_records_and_commit_past_the_rest()
     assert_eq!(stats.records_invoked, 3);
     assert_eq!(stats.records_filtered_out, 5);
     assert_eq!(
-        committed_offsets(&broker, &topic, &group),
+        common::committed(&broker, &topic, &group),
         BTreeMap::from([(0, 8)]),
         "filtered-out records are committed too"
     );
@@ -636,19 +637,9 @@ async fn kafka_esm_run_invokes_a_local_handler_through_the_runtime_api() {
             .iter()
             .all(|l| l["eventSource"] == "SelfManagedKafka")
     );
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().await.unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let err = stop_cleanly(child).await;
     assert_eq!(
-        committed_offsets(&broker, &topic, &group),
+        common::committed(&broker, &topic, &group),
         BTreeMap::from([(0, 3)]),
         "{err}"
     );

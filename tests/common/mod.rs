@@ -53,6 +53,15 @@ pub fn connection_config(broker: &dyn Broker) -> ConnectionConfig {
     config
 }
 
+/// The group's committed offsets, as the reference client reads them.
+pub fn committed(
+    broker: &dyn Broker,
+    topic: &str,
+    group: &str,
+) -> std::collections::BTreeMap<i32, i64> {
+    tokio::task::block_in_place(|| broker.refclient().committed(topic, group)).unwrap()
+}
+
 /// Our cluster client for `topic` (which must exist) on `broker`.
 pub async fn cluster(broker: &dyn Broker, topic: &str) -> Arc<Cluster> {
     let config = ClusterConfig {
