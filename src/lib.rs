@@ -10,8 +10,9 @@
 //! ([`aws`]), the Kafka client ([`kafka`]), the mapping configuration ([`config`]), the
 //! Lambda event encoder ([`lambda`]), event filtering ([`filter`]), the sans-I/O mapping
 //! engine ([`engine`]), the invokers ([`invoke`]), the on-failure destinations
-//! ([`destination`]), the runtime that drives them all ([`runtime`]), and the mTLS
-//! certificates and private keys ([`security`]).
+//! ([`destination`]), the runtime that drives them all ([`runtime`]) with its consumer
+//! scaling policy ([`scaling`]) and metrics ([`metrics`]), and the mTLS certificates and
+//! private keys ([`security`]).
 
 #![forbid(unsafe_code)]
 
@@ -24,5 +25,7 @@ pub mod filter;
 pub mod invoke;
 pub mod kafka;
 pub mod lambda;
+pub mod metrics;
 pub mod runtime;
+pub mod scaling;
 pub mod security;

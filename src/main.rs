@@ -14,6 +14,23 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written to stderr: text for people, json (one object per line,
+    /// with the mapping UUID and the consumer from the enclosing spans) for collectors.
+    /// Which lines: RUST_LOG (default `warn`; `info` shows state transitions and scaling).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "KAFKA_ESM_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -27,30 +44,33 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logs(cli.log_format);
     match cli.command {
-        Command::Run(args) => {
-            init_logs();
-            cli::run::run(*args)
-        }
-        Command::Kafka(command) => {
-            init_logs();
-            match cli::kafka::run(command) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("kafka-esm kafka: {e:#}");
-                    ExitCode::FAILURE
-                }
+        Command::Run(args) => cli::run::run(*args),
+        Command::Kafka(command) => match cli::kafka::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kafka-esm kafka: {e:#}");
+                ExitCode::FAILURE
             }
-        }
+        },
     }
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (warnings by default).
-fn init_logs() {
+fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init(),
+    }
 }

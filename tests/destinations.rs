@@ -83,6 +83,7 @@ async fn start(mapping: Mapping, server: &InvokeServer, moto: &str) -> Running {
             }),
             max_attempts: Some(1),
         },
+        ..RunOptions::default()
     };
     let (status_tx, status) = watch::channel(MappingStatus::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -20,7 +20,7 @@ pub fn run(args: MappingArgs) -> ExitCode {
         }
     };
     for w in &mapping.warnings {
-        tracing::warn!("{w}");
+        tracing::warn!(uuid = %mapping.uuid, "{w}");
     }
     let local = match mapping
         .esm
@@ -60,7 +60,7 @@ pub fn run(args: MappingArgs) -> ExitCode {
         let _ = printer.await;
         match result {
             Ok(stats) => {
-                tracing::info!(?stats, "mapping stopped");
+                tracing::info!(uuid = %mapping.uuid, ?stats, "mapping stopped");
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -118,6 +118,24 @@ pub struct MappingArgs {
     /// Serve metrics at this IP:PORT.
     #[arg(long, value_name = "IP:PORT", help_heading = ESM_HEADING)]
     pub metrics_address: Option<String>,
+    /// Measure the offset lag and reconsider the consumer count this often, in seconds
+    /// (default 10).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        help_heading = ESM_HEADING
+    )]
+    pub scaling_interval: Option<i64>,
+    /// Seconds the group waits for a silent consumer (a killed process) before moving
+    /// its partitions (default 45).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        help_heading = ESM_HEADING
+    )]
+    pub session_timeout: Option<i64>,
     /// LOCAL DEVELOPMENT ONLY: send SASL credentials over plaintext (no TLS).
     #[arg(long, help_heading = ESM_HEADING)]
     pub allow_insecure_sasl_over_plaintext: bool,
@@ -261,6 +279,12 @@ impl MappingArgs {
         }
         if let Some(v) = self.metrics_address {
             esm.insert("MetricsAddress".into(), json!(v));
+        }
+        if let Some(v) = self.scaling_interval {
+            esm.insert("ScalingInterval".into(), json!(v));
+        }
+        if let Some(v) = self.session_timeout {
+            esm.insert("SessionTimeout".into(), json!(v));
         }
         if self.allow_insecure_sasl_over_plaintext {
             esm.insert("AllowInsecureSaslOverPlaintext".into(), json!(true));

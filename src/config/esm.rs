@@ -26,6 +26,8 @@ pub const KEYS: &[&str] = &[
     "LambdaEndpointUrl",
     "Region",
     "MetricsAddress",
+    "ScalingInterval",
+    "SessionTimeout",
     "AllowInsecureSaslOverPlaintext",
 ];
 
@@ -114,6 +116,25 @@ pub fn esm_options(r: &mut Report, v: Option<&Value>) -> (EsmOptions, Option<Uui
             ),
         }
     }
+    for (key, range, slot) in [
+        ("ScalingInterval", 1..=3600, &mut o.scaling_interval),
+        ("SessionTimeout", 6..=1800, &mut o.session_timeout),
+    ] {
+        if let Some(got) = get(map, key).and_then(|v| integer(r, &f(key), v)) {
+            if range.contains(&got) {
+                *slot = Some(Duration::from_secs(got as u64));
+            } else {
+                r.invalid(
+                    f(key),
+                    format!(
+                        "must be whole seconds from {} to {}, got {got}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+            }
+        }
+    }
     if let Some(v) = get(map, "AllowInsecureSaslOverPlaintext") {
         o.allow_insecure_sasl_over_plaintext =
             boolean(r, &f("AllowInsecureSaslOverPlaintext"), v).unwrap_or(false);
@@ -141,6 +162,8 @@ mod tests {
             "FunctionTimeout": 840,
             "Region": "eu-west-1",
             "MetricsAddress": "127.0.0.1:9100",
+            "ScalingInterval": 1,
+            "SessionTimeout": 6,
             "AllowInsecureSaslOverPlaintext": true
         }));
         assert!(e.is_empty(), "{e:?}");
@@ -156,6 +179,8 @@ mod tests {
                 lambda_endpoint_url: None,
                 region: Some("eu-west-1".into()),
                 metrics_address: Some("127.0.0.1:9100".parse().unwrap()),
+                scaling_interval: Some(Duration::from_secs(1)),
+                session_timeout: Some(Duration::from_secs(6)),
                 allow_insecure_sasl_over_plaintext: true,
             }
         );
@@ -193,6 +218,8 @@ mod tests {
             "LambdaEndpointUrl": "localhost:9001",
             "Region": "Mars",
             "MetricsAddress": "localhost:9100",
+            "ScalingInterval": 0,
+            "SessionTimeout": 5,
             "AllowInsecureSaslOverPlaintext": "yes",
             "Extra": 1
         }));
@@ -206,6 +233,8 @@ mod tests {
                 "KafkaEsm.LambdaEndpointUrl: must be an http:// or https:// URL, got \"localhost:9001\"",
                 "KafkaEsm.Region: must be an AWS region such as us-east-1, got \"Mars\"",
                 "KafkaEsm.MetricsAddress: must be IP:PORT such as 127.0.0.1:9100 or [::]:9100, got \"localhost:9100\"",
+                "KafkaEsm.ScalingInterval: must be whole seconds from 1 to 3600, got 0",
+                "KafkaEsm.SessionTimeout: must be whole seconds from 6 to 1800, got 5",
                 "KafkaEsm.AllowInsecureSaslOverPlaintext: must be true or false, got a string",
             ]
         );

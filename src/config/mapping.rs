@@ -252,6 +252,13 @@ pub struct EsmOptions {
     pub region: Option<String>,
     /// `MetricsAddress` (`--metrics-address`): where metrics are served; none when `None`.
     pub metrics_address: Option<SocketAddr>,
+    /// `ScalingInterval` (`--scaling-interval`, seconds, 1..=3600): how often the offset
+    /// lag is measured and the consumer count reconsidered; 10 s when `None`.
+    pub scaling_interval: Option<Duration>,
+    /// `SessionTimeout` (`--session-timeout`, seconds, 6..=1800): how long the group
+    /// waits for a consumer that stopped heartbeating (a killed process) before its
+    /// partitions move; 45 s (Kafka's default) when `None`.
+    pub session_timeout: Option<Duration>,
     /// `AllowInsecureSaslOverPlaintext` (`--allow-insecure-sasl-over-plaintext`): SASL
     /// without TLS, for local development only. AWS never does this.
     pub allow_insecure_sasl_over_plaintext: bool,

@@ -24,6 +24,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// How a connection behaves.
 #[derive(Clone, Debug)]
@@ -262,13 +263,19 @@ impl Connection {
             tls_failure: None,
         }));
         let (frames, rx) = mpsc::channel(64);
-        let reader = tokio::spawn(read_loop(
-            read_half,
-            broker.clone(),
-            shared.clone(),
-            config.max_response_size,
-        ));
-        let writer = tokio::spawn(write_loop(write_half, rx, broker.clone(), shared.clone()));
+        // In the caller's span: the connection's log lines name the mapping and consumer.
+        let reader = tokio::spawn(
+            read_loop(
+                read_half,
+                broker.clone(),
+                shared.clone(),
+                config.max_response_size,
+            )
+            .in_current_span(),
+        );
+        let writer = tokio::spawn(
+            write_loop(write_half, rx, broker.clone(), shared.clone()).in_current_span(),
+        );
         Connection {
             broker,
             config,

@@ -164,7 +164,9 @@ impl Consumer {
             events,
             commands,
             revoking: None,
-            task: Some(tokio::spawn(task.run())),
+            task: Some(tokio::spawn(tracing::Instrument::in_current_span(
+                task.run(),
+            ))),
         }
     }
 

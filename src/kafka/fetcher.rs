@@ -265,6 +265,8 @@ pub struct Fetcher {
     round: usize,
     /// The prefetch under way.
     inflight: Option<JoinSet<LeaderOutcome>>,
+    /// Partition fetches (or position lookups) that failed and wait to be retried.
+    retried: u64,
 }
 
 impl Fetcher {
@@ -279,7 +281,15 @@ impl Fetcher {
             throttled: HashMap::new(),
             round: 0,
             inflight: None,
+            retried: 0,
         }
+    }
+
+    /// How many times a partition's fetch or position lookup failed with an error
+    /// retried later (a leader lost, a connection dropped, a retriable Kafka code): the
+    /// mapping's polling errors.
+    pub fn retried_errors(&self) -> u64 {
+        self.retried
     }
 
     pub fn config(&self) -> &FetchConfig {
@@ -428,6 +438,7 @@ impl Fetcher {
     }
 
     fn retry_later(&mut self, key: &Key, now: Instant) {
+        self.retried += 1;
         let (base, max) = (self.config.retry_backoff, self.config.retry_backoff_max);
         if let Some(s) = self.partitions.get_mut(key) {
             let wait = base
@@ -822,4 +833,60 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// The offset at `position` (earliest, latest or by timestamp; never
+/// [`FetchPosition::Offset`]) of each of `topic`'s `partitions`, asking every leader at
+/// once. Outside any group: what a lag monitor or an admin tool needs. A partition whose
+/// leader is unknown, or whose leader answers with an error, is a [`FetchError`]; the
+/// caller decides whether to refresh metadata and ask again.
+pub async fn list_offsets(
+    cluster: &Arc<Cluster>,
+    topic: &str,
+    partitions: &[i32],
+    position: FetchPosition,
+    isolation: Isolation,
+) -> Result<BTreeMap<i32, i64>, FetchError> {
+    let mut by_leader: BTreeMap<i32, Vec<Resolve>> = BTreeMap::new();
+    for &p in partitions {
+        let leader = cluster.leader(topic, p)?;
+        by_leader.entry(leader.node_id).or_default().push(Resolve {
+            key: (topic.to_string(), p),
+            spec: position,
+            leader_epoch: leader.epoch,
+        });
+    }
+    let mut set = JoinSet::new();
+    for (node, parts) in by_leader {
+        let cluster = cluster.clone();
+        set.spawn(async move { request::list_offsets(&cluster, node, &parts, isolation).await });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(done) = set.join_next().await {
+        let Ok(answers) = done else { continue };
+        for ((t, p), answer) in answers? {
+            match answer {
+                Ok(offset) => {
+                    out.insert(p, offset);
+                }
+                Err(code) => {
+                    return Err(FetchError::Partition {
+                        topic: t,
+                        partition: p,
+                        error: KafkaCode(code),
+                    });
+                }
+            }
+        }
+    }
+    for &p in partitions {
+        if !out.contains_key(&p) {
+            return Err(FetchError::Partition {
+                topic: topic.to_string(),
+                partition: p,
+                error: KafkaCode(3), /* UNKNOWN_TOPIC_OR_PARTITION */
+            });
+        }
+    }
+    Ok(out)
 }

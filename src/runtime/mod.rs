@@ -27,8 +27,11 @@ use crate::invoke::{Invocation, InvokeError, Invoker, outcome};
 use crate::kafka::cluster::{Cluster, ClusterConfig, ClusterError};
 use crate::kafka::conn::ConnectionConfig;
 use crate::kafka::consumer::{Consumer, ConsumerConfig, ConsumerError, ConsumerEvent};
-use crate::kafka::fetcher::{FetchConfig, FetchPosition};
+use crate::kafka::coordinator::{GroupConfig, GroupMember};
+use crate::kafka::fetcher::{FetchConfig, FetchPosition, Isolation, list_offsets};
 use crate::lambda::{EventEncoder, MAX_PAYLOAD_BYTES};
+use crate::metrics::{Metrics, MetricsServer};
+use crate::scaling::{Decision, Observation, Scaler, ScalingConfig};
 use records::{EngineRec, Sizer};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -36,6 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// Why the mapping stopped.
 #[derive(Debug, thiserror::Error)]
@@ -53,13 +57,25 @@ pub enum RuntimeError {
     /// The mapping asks for something this build can't do yet.
     #[error("{what} is not supported yet")]
     Unsupported { what: &'static str },
+    /// `MetricsAddress` could not be bound.
+    #[error("serving metrics at {address}: {source}")]
+    Metrics {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// A consumer task panicked: a bug.
+    #[error("a consumer task failed: {0}")]
+    Panicked(String),
 }
 
 impl RuntimeError {
     /// The documented reason a stopped mapping reports.
     pub fn reason(&self) -> &'static str {
         match self {
-            RuntimeError::Unsupported { .. } | RuntimeError::Filters(_) => "ESM_CONFIG_NOT_VALID",
+            RuntimeError::Unsupported { .. }
+            | RuntimeError::Filters(_)
+            | RuntimeError::Metrics { .. } => "ESM_CONFIG_NOT_VALID",
+            RuntimeError::Panicked(_) => "PROBLEM",
             RuntimeError::Access(e) => e.reason(),
             RuntimeError::Cluster(e) => e.reason().unwrap_or("PROBLEM"),
             RuntimeError::Consumer(e) => e.reason().unwrap_or("PROBLEM"),
@@ -80,6 +96,18 @@ pub struct Stats {
     pub commits: u64,
 }
 
+impl Stats {
+    /// Adds another consumer's counts.
+    pub fn add(&mut self, other: &Stats) {
+        self.invocations += other.invocations;
+        self.records_invoked += other.records_invoked;
+        self.records_dropped += other.records_dropped;
+        self.records_filtered_out += other.records_filtered_out;
+        self.records_to_destination += other.records_to_destination;
+        self.commits += other.commits;
+    }
+}
+
 /// How the runtime reaches what is around the mapping, beyond its configuration.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -87,6 +115,9 @@ pub struct RunOptions {
     /// endpoint override, credentials. The destination ARN's region always wins; the
     /// default is the SDK's default chain (so `AWS_ENDPOINT_URL_SQS` and the like apply).
     pub destination_aws: AwsOptions,
+    /// Where the mapping counts what it does; a fresh set when `None`. Served at
+    /// `KafkaEsm.MetricsAddress` either way when that is set.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// The engine's rules for `mapping`.
@@ -140,7 +171,10 @@ pub async fn run_with_options<I: Invoker>(
     status: watch::Sender<MappingStatus>,
     options: RunOptions,
 ) -> Result<Stats, RuntimeError> {
-    let result = run_inner(mapping, invoker, shutdown, &status, &options).await;
+    let span = tracing::info_span!("mapping", uuid = %mapping.uuid);
+    let result = run_inner(mapping, invoker, shutdown, &status, &options)
+        .instrument(span)
+        .await;
     let reason = match &result {
         Ok(_) => "USER_INITIATED".to_string(),
         Err(e) => e.reason().to_string(),
@@ -175,10 +209,10 @@ async fn run_inner<I: Invoker>(
     options: &RunOptions,
 ) -> Result<Stats, RuntimeError> {
     // The configuration checked the patterns already; a hand-built Mapping may not have.
-    let filters = FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?;
+    FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?;
     let mut shutdown = std::pin::pin!(shutdown);
     if !mapping.enabled {
-        tracing::info!(uuid = %mapping.uuid, "the mapping is disabled: polling nothing");
+        tracing::info!("the mapping is disabled: polling nothing");
         transition(status, State::Disabled);
         shutdown.await;
         return Ok(Stats::default());
@@ -200,15 +234,15 @@ async fn run_inner<I: Invoker>(
         },
     )
     .await?;
+    let cluster_config = ClusterConfig {
+        bootstrap: bootstrap.clone(),
+        connection,
+    };
+    // The supervisor's own connections: the lag monitor and the destination's producer.
+    // Each consumer connects on its own (a broker answers one connection's requests in
+    // order, and a consumer's long-polling fetches would hold the others up).
     let cluster = Arc::new(
-        Cluster::connect(
-            ClusterConfig {
-                bootstrap: bootstrap.clone(),
-                connection,
-            },
-            std::slice::from_ref(&mapping.topic),
-        )
-        .await?,
+        Cluster::connect(cluster_config.clone(), std::slice::from_ref(&mapping.topic)).await?,
     );
     let destination = match &mapping.on_failure {
         Some(config) => Some(Arc::new(
@@ -223,55 +257,421 @@ async fn run_inner<I: Invoker>(
         )),
         None => None,
     };
-    let consumer = Consumer::start(
-        cluster,
-        ConsumerConfig {
-            default_position: match mapping.starting_position {
-                StartingPosition::Latest => FetchPosition::Latest,
-                StartingPosition::TrimHorizon => FetchPosition::Earliest,
-                StartingPosition::AtTimestamp { epoch_millis } => {
-                    FetchPosition::Timestamp(epoch_millis)
-                }
-            },
-            fetch: FetchConfig {
-                max_wait: Duration::from_millis(500),
-                prefetch: true,
-                ..FetchConfig::default()
-            },
-            ..ConsumerConfig::new(
-                mapping.consumer_group_id.clone(),
-                vec![mapping.topic.clone()],
-            )
+    let metrics = options
+        .metrics
+        .clone()
+        .unwrap_or_else(|| Arc::new(Metrics::new(&mapping.uuid.to_string(), &mapping.topic)));
+    let _server = match mapping.esm.metrics_address {
+        Some(addr) => match MetricsServer::start(addr, metrics.clone()).await {
+            Ok(server) => {
+                tracing::info!(address = %server.addr(), "serving metrics at /metrics");
+                Some(server)
+            }
+            Err(e) => {
+                return Err(RuntimeError::Metrics {
+                    address: addr,
+                    source: e,
+                });
+            }
         },
-    );
-    let encoder = EventEncoder::new(&bootstrap.join(","));
-    let sizer = Sizer::new(&bootstrap.join(","), &mapping.topic);
-    let engine = Engine::new(engine_config(mapping, sizer.envelope()));
-    let mut runner = Runner {
-        mapping,
-        consumer,
-        engine,
-        encoder,
-        sizer,
-        invoker: Arc::new(invoker),
-        filters,
-        invocations: JoinSet::new(),
-        inflight: HashMap::new(),
-        destination,
-        deliveries: JoinSet::new(),
-        last_response: HashMap::new(),
-        revoking: BTreeSet::new(),
-        stats: Stats::default(),
-        status: status.clone(),
+        None => None,
     };
+    let shared = Arc::new(Shared {
+        mapping: Arc::new(mapping.clone()),
+        cluster_config,
+        bootstrap: bootstrap.join(","),
+        invoker: Arc::new(invoker),
+        destination,
+        metrics: metrics.clone(),
+        status: status.clone(),
+    });
+    let mut supervisor = Supervisor::new(shared, cluster);
+    supervisor.scale_to(supervisor.scaler.consumers());
     transition(status, State::Enabled);
     tracing::info!(
-        uuid = %mapping.uuid,
         group = %mapping.consumer_group_id,
         topic = %mapping.topic,
         "mapping enabled"
     );
-    let result = runner.run(shutdown.as_mut()).await;
+    supervisor.run(shutdown.as_mut()).await
+}
+
+/// What every consumer of the mapping shares.
+struct Shared<I: Invoker> {
+    mapping: Arc<Mapping>,
+    cluster_config: ClusterConfig,
+    /// `bootstrapServers` as events carry it.
+    bootstrap: String,
+    invoker: Arc<I>,
+    destination: Option<Arc<Destination>>,
+    metrics: Arc<Metrics>,
+    status: watch::Sender<MappingStatus>,
+}
+
+/// Runs the mapping's consumers and changes their number as the [`Scaler`] decides.
+struct Supervisor<I: Invoker> {
+    shared: Arc<Shared<I>>,
+    scaler: Scaler,
+    lag: LagMonitor,
+    /// Consumers running: index → its stop signal. Stopped ones finish their work
+    /// (and leave the group) in `members` before they are gone.
+    running: BTreeMap<u32, watch::Sender<bool>>,
+    members: JoinSet<(u32, Result<Stats, RuntimeError>)>,
+    next_index: u32,
+    stats: Stats,
+    /// The function's counters at the previous evaluation.
+    seen: FunctionCounters,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct FunctionCounters {
+    invocations: u64,
+    throttled: u64,
+    timed_out: u64,
+    durations: u64,
+    duration_sum: f64,
+}
+
+impl FunctionCounters {
+    fn of(m: &Metrics) -> FunctionCounters {
+        FunctionCounters {
+            invocations: m.invocations.get(),
+            throttled: m.throttled.get(),
+            timed_out: m.timed_out.get(),
+            durations: m.invocation_duration.count(),
+            duration_sum: m.invocation_duration.sum(),
+        }
+    }
+}
+
+impl<I: Invoker> Supervisor<I> {
+    fn new(shared: Arc<Shared<I>>, cluster: Arc<Cluster>) -> Supervisor<I> {
+        let mapping = &shared.mapping;
+        let mut config = ScalingConfig::new(u64::from(mapping.batch_size));
+        if let Some(p) = &mapping.provisioned_pollers {
+            config.min = p.minimum;
+            config.max = p.maximum;
+        }
+        if let Some(interval) = mapping.esm.scaling_interval {
+            config.interval = interval;
+        }
+        // Drained within six evaluations (a minute by default) is keeping up.
+        config.drain_target = config.interval * 6;
+        let lag = LagMonitor::new(cluster, mapping);
+        let seen = FunctionCounters::of(&shared.metrics);
+        Supervisor {
+            shared,
+            scaler: Scaler::new(config),
+            lag,
+            running: BTreeMap::new(),
+            members: JoinSet::new(),
+            next_index: 0,
+            stats: Stats::default(),
+            seen,
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<Stats, RuntimeError> {
+        let interval = self.scaler.config().interval;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failure = None;
+        loop {
+            tokio::select! {
+                _ = shutdown.as_mut() => {
+                    tracing::info!("stopping: finishing in-flight invocations");
+                    transition(&self.shared.status, State::Disabling);
+                    break;
+                }
+                Some(done) = self.members.join_next() => {
+                    if let Some(e) = self.ended(done) {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                _ = tick.tick() => self.evaluate().await,
+            }
+        }
+        for stop in self.running.values() {
+            let _ = stop.send(true);
+        }
+        while let Some(done) = self.members.join_next().await {
+            if let Some(e) = self.ended(done) {
+                failure.get_or_insert(e);
+            }
+        }
+        self.running.clear();
+        self.publish_consumers();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(self.stats),
+        }
+    }
+
+    /// A consumer task ended: counts its work; its error stops the mapping.
+    fn ended(
+        &mut self,
+        done: Result<(u32, Result<Stats, RuntimeError>), tokio::task::JoinError>,
+    ) -> Option<RuntimeError> {
+        match done {
+            Ok((index, result)) => {
+                self.running.remove(&index);
+                self.publish_consumers();
+                match result {
+                    Ok(stats) => {
+                        self.stats.add(&stats);
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(consumer = index, "consumer stopped: {e}");
+                        Some(e)
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!("a consumer task failed: {e}");
+                Some(RuntimeError::Panicked(e.to_string()))
+            }
+        }
+    }
+
+    fn publish_consumers(&self) {
+        let n = self.running.len() as u32;
+        self.shared.metrics.consumers.set(u64::from(n));
+        self.shared.status.send_if_modified(|s| {
+            let changed = s.consumers != n;
+            s.consumers = n;
+            changed
+        });
+    }
+
+    /// Starts or stops consumers until `n` run. The newest are stopped first.
+    fn scale_to(&mut self, n: u32) {
+        while (self.running.len() as u32) < n {
+            let index = self.next_index;
+            self.next_index += 1;
+            let (stop, stopped) = watch::channel(false);
+            self.running.insert(index, stop);
+            let shared = self.shared.clone();
+            let span = tracing::info_span!("consumer", consumer = index);
+            self.members.spawn(
+                async move { (index, run_member(shared, index, stopped).await) }.instrument(span),
+            );
+        }
+        while (self.running.len() as u32) > n {
+            if let Some((index, stop)) = self.running.pop_last() {
+                tracing::debug!(consumer = index, "stopping a consumer");
+                let _ = stop.send(true);
+            }
+        }
+        self.publish_consumers();
+    }
+
+    /// Measures the lag, publishes it and lets the scaler decide.
+    async fn evaluate(&mut self) {
+        let (partitions, lag) = match self.lag.measure().await {
+            Ok(m) => m,
+            Err(e) => {
+                self.shared.metrics.polling_errors.add(1);
+                tracing::warn!("measuring the offset lag: {e}");
+                return;
+            }
+        };
+        let total: u64 = lag.values().sum();
+        self.shared.metrics.set_lag(lag);
+        let now_counters = FunctionCounters::of(&self.shared.metrics);
+        let was = std::mem::replace(&mut self.seen, now_counters);
+        let durations = now_counters.durations.saturating_sub(was.durations);
+        let observation = Observation {
+            at: now(),
+            partitions,
+            lag: total,
+            invocations: now_counters.invocations.saturating_sub(was.invocations),
+            throttled: now_counters.throttled.saturating_sub(was.throttled),
+            timed_out: now_counters.timed_out.saturating_sub(was.timed_out),
+            mean_duration: (durations > 0).then(|| {
+                Duration::from_secs_f64(
+                    ((now_counters.duration_sum - was.duration_sum) / durations as f64).max(0.0),
+                )
+            }),
+        };
+        tracing::debug!(
+            lag = total,
+            partitions,
+            consumers = self.running.len(),
+            "offset lag"
+        );
+        if let Decision::Scale { from, to, reason } = self.scaler.evaluate(&observation) {
+            tracing::info!(
+                from,
+                to,
+                reason = reason.as_str(),
+                lag = total,
+                "scaling consumers"
+            );
+            self.scale_to(to);
+        }
+    }
+}
+
+/// Measures the group's offset lag: per partition, the end of the log minus the
+/// committed offset (or, with none committed, minus where the mapping starts).
+struct LagMonitor {
+    cluster: Arc<Cluster>,
+    group: GroupMember,
+    topic: String,
+    start: FetchPosition,
+    isolation: Isolation,
+}
+
+impl LagMonitor {
+    fn new(cluster: Arc<Cluster>, mapping: &Mapping) -> LagMonitor {
+        let group = GroupMember::new(
+            cluster.clone(),
+            GroupConfig {
+                group_id: mapping.consumer_group_id.clone(),
+                group_instance_id: None,
+                session_timeout: Duration::from_secs(45),
+                rebalance_timeout: Duration::from_secs(300),
+                protocols: Vec::new(),
+            },
+        );
+        LagMonitor {
+            cluster,
+            group,
+            topic: mapping.topic.clone(),
+            start: default_position(mapping),
+            isolation: Isolation::ReadCommitted,
+        }
+    }
+
+    /// The partition count and each partition's lag.
+    async fn measure(&mut self) -> Result<(u32, BTreeMap<i32, u64>), RuntimeError> {
+        let topics = std::slice::from_ref(&self.topic);
+        self.cluster.refresh(topics).await?;
+        let count = self
+            .cluster
+            .partition_count(&self.topic)
+            .unwrap_or(0)
+            .max(0);
+        let partitions: Vec<i32> = (0..count).collect();
+        let ends = list_offsets(
+            &self.cluster,
+            &self.topic,
+            &partitions,
+            FetchPosition::Latest,
+            self.isolation,
+        )
+        .await
+        .map_err(ConsumerError::from)?;
+        let asked: Vec<(String, i32)> = partitions
+            .iter()
+            .map(|p| (self.topic.clone(), *p))
+            .collect();
+        let committed = self
+            .group
+            .committed(&asked)
+            .await
+            .map_err(ConsumerError::from)?;
+        let fresh: Vec<i32> = partitions
+            .iter()
+            .copied()
+            .filter(|p| !committed.contains_key(&(self.topic.clone(), *p)))
+            .collect();
+        let starts = if fresh.is_empty() || self.start == FetchPosition::Latest {
+            BTreeMap::new()
+        } else {
+            list_offsets(
+                &self.cluster,
+                &self.topic,
+                &fresh,
+                self.start,
+                self.isolation,
+            )
+            .await
+            .map_err(ConsumerError::from)?
+        };
+        let lag = ends
+            .iter()
+            .map(|(p, end)| {
+                let from = committed
+                    .get(&(self.topic.clone(), *p))
+                    .or_else(|| starts.get(p))
+                    .copied()
+                    .unwrap_or(*end);
+                (*p, (end - from).max(0) as u64)
+            })
+            .collect();
+        Ok((count as u32, lag))
+    }
+}
+
+/// Where a partition with no committed offset starts, for `mapping`.
+fn default_position(mapping: &Mapping) -> FetchPosition {
+    match mapping.starting_position {
+        StartingPosition::Latest => FetchPosition::Latest,
+        StartingPosition::TrimHorizon => FetchPosition::Earliest,
+        StartingPosition::AtTimestamp { epoch_millis } => FetchPosition::Timestamp(epoch_millis),
+    }
+}
+
+/// One consumer: its own connections, group membership, engine and invocations, until
+/// `stop` says true (then it finishes or abandons its work, commits, leaves the group).
+async fn run_member<I: Invoker>(
+    shared: Arc<Shared<I>>,
+    index: u32,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Stats, RuntimeError> {
+    let mapping = shared.mapping.clone();
+    let cluster = Arc::new(
+        Cluster::connect(
+            shared.cluster_config.clone(),
+            std::slice::from_ref(&mapping.topic),
+        )
+        .await?,
+    );
+    let mut config = ConsumerConfig {
+        default_position: default_position(&mapping),
+        fetch: FetchConfig {
+            max_wait: Duration::from_millis(500),
+            prefetch: true,
+            ..FetchConfig::default()
+        },
+        ..ConsumerConfig::new(
+            mapping.consumer_group_id.clone(),
+            vec![mapping.topic.clone()],
+        )
+    };
+    if let Some(t) = mapping.esm.session_timeout {
+        config.session_timeout = t;
+        config.heartbeat_interval = (t / 3).min(config.heartbeat_interval);
+    }
+    let consumer = Consumer::start(cluster, config);
+    let sizer = Sizer::new(&shared.bootstrap, &mapping.topic);
+    let engine = Engine::new(engine_config(&mapping, sizer.envelope()));
+    let mut runner = Runner {
+        consumer,
+        engine,
+        encoder: EventEncoder::new(&shared.bootstrap),
+        sizer,
+        filters: FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?,
+        invocations: JoinSet::new(),
+        inflight: HashMap::new(),
+        deliveries: JoinSet::new(),
+        last_response: HashMap::new(),
+        revoking: BTreeSet::new(),
+        stats: Stats::default(),
+        retried_seen: 0,
+        shared,
+    };
+    tracing::debug!(consumer = index, "consumer started");
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let result = runner.run(std::pin::pin!(stopped)).await;
     let stats = runner.stats.clone();
     let closed = runner.consumer.close().await;
     result?;
@@ -279,22 +679,20 @@ async fn run_inner<I: Invoker>(
     Ok(stats)
 }
 
-type InvokeResult = (BatchId, String, Result<Invocation, InvokeError>);
+type InvokeResult = (BatchId, String, Result<Invocation, InvokeError>, Duration);
 type DeliveryResult = (BatchId, String, usize, Result<(), DestinationError>);
 
-struct Runner<'m, I: Invoker> {
-    mapping: &'m Mapping,
+struct Runner<I: Invoker> {
+    shared: Arc<Shared<I>>,
     consumer: Consumer,
     engine: Engine<EngineRec>,
     encoder: EventEncoder,
     sizer: Sizer,
-    invoker: Arc<I>,
     /// The mapping's `FilterCriteria`, compiled once (matches everything when empty).
     filters: FilterSet,
     invocations: JoinSet<InvokeResult>,
-    /// Invocations under way: id → partition.
-    inflight: HashMap<BatchId, TopicPartition>,
-    destination: Option<Arc<Destination>>,
+    /// Invocations under way: id → partition and record count.
+    inflight: HashMap<BatchId, (TopicPartition, usize)>,
     /// Writes to the destination under way.
     deliveries: JoinSet<DeliveryResult>,
     /// What each partition's last invocation returned: the `responseContext` of a batch
@@ -303,10 +701,11 @@ struct Runner<'m, I: Invoker> {
     /// Partitions revoked whose work the engine is still finishing.
     revoking: BTreeSet<TopicPartition>,
     stats: Stats,
-    status: watch::Sender<MappingStatus>,
+    /// The fetcher's retried errors already counted in the metrics.
+    retried_seen: u64,
 }
 
-impl<I: Invoker> Runner<'_, I> {
+impl<I: Invoker> Runner<I> {
     async fn run(
         &mut self,
         mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
@@ -329,8 +728,6 @@ impl<I: Invoker> Runner<'_, I> {
             };
             tokio::select! {
                 _ = shutdown.as_mut(), if !stopping => {
-                    tracing::info!(uuid = %self.mapping.uuid, "stopping: finishing in-flight invocations");
-                    transition(&self.status, State::Disabling);
                     stopping = true;
                     let all: Vec<TopicPartition> = self.engine.partitions().cloned().collect();
                     let t = now();
@@ -341,14 +738,23 @@ impl<I: Invoker> Runner<'_, I> {
                 }
                 Some(done) = self.invocations.join_next(), if !self.invocations.is_empty() => {
                     match done {
-                        Ok((id, key, result)) => {
-                            if let Some(tp) = self.inflight.remove(&id) {
-                                self.last_response.insert(tp, response_context(&result));
-                            }
+                        Ok((id, key, result, took)) => {
+                            let records = match self.inflight.remove(&id) {
+                                Some((tp, n)) => {
+                                    self.last_response.insert(tp, response_context(&result));
+                                    n
+                                }
+                                None => 0,
+                            };
+                            self.count_invocation(&result, records, took);
                             if let Err(e) = &result {
                                 tracing::warn!(partition = %key, "invocation failed: {e}");
                             }
-                            let o = outcome(&result, self.mapping.report_batch_item_failures, &key);
+                            let o = outcome(
+                                &result,
+                                self.shared.mapping.report_batch_item_failures,
+                                &key,
+                            );
                             self.record_result(&result);
                             self.engine.invoked(id, o, now());
                         }
@@ -367,6 +773,9 @@ impl<I: Invoker> Runner<'_, I> {
                 }
                 _ = sleep => self.engine.handle_timeout(now()),
                 event = self.consumer.poll(), if self.revoking.is_empty() && !stopping => {
+                    let retried = self.consumer.fetcher().retried_errors();
+                    self.shared.metrics.polling_errors.add(retried.saturating_sub(self.retried_seen));
+                    self.retried_seen = retried;
                     self.on_event(event?);
                 }
             }
@@ -382,7 +791,7 @@ impl<I: Invoker> Runner<'_, I> {
             },
             Err(e) => format!("PROBLEM: {e}"),
         };
-        self.status.send_if_modified(|s| {
+        self.shared.status.send_if_modified(|s| {
             if s.last_processing_result == text {
                 return false;
             }
@@ -425,7 +834,10 @@ impl<I: Invoker> Runner<'_, I> {
                         })
                         .map(|r| EngineRec::new(&self.sizer, &p.topic, p.partition, r))
                         .collect();
-                    self.stats.records_filtered_out += (fetched - recs.len()) as u64;
+                    let filtered_out = (fetched - recs.len()) as u64;
+                    self.stats.records_filtered_out += filtered_out;
+                    self.shared.metrics.polled.add(fetched as u64);
+                    self.shared.metrics.filtered_out.add(filtered_out);
                     self.engine.fetched(&tp, recs, p.next_offset, t);
                 }
             }
@@ -454,7 +866,9 @@ impl<I: Invoker> Runner<'_, I> {
                     condition,
                 } => {
                     self.stats.records_dropped += count as u64;
-                    self.status
+                    self.shared.metrics.dropped.add(count as u64);
+                    self.shared
+                        .status
                         .send_modify(|s| s.records_dropped += count as u64);
                     tracing::warn!(
                         partition = %key(&partition),
@@ -502,6 +916,7 @@ impl<I: Invoker> Runner<'_, I> {
             // The group moved on: the next owner reads those records again (at least
             // once); the rebalance itself arrives through poll.
             Err(e) if e.is_retriable() => {
+                self.shared.metrics.polling_errors.add(1);
                 tracing::warn!("commit refused, records will be read again: {e}");
                 Ok(())
             }
@@ -520,7 +935,7 @@ impl<I: Invoker> Runner<'_, I> {
         attempts: u32,
     ) {
         let k = key(&tp);
-        let Some(destination) = self.destination.clone() else {
+        let Some(destination) = self.shared.destination.clone() else {
             // The engine sends here only when a destination is configured.
             tracing::error!(partition = %k, "no on-failure destination: the batch waits");
             return;
@@ -546,10 +961,13 @@ impl<I: Invoker> Runner<'_, I> {
             at: now(),
         };
         tracing::debug!(partition = %k, records = count, condition = condition.as_str(), "writing to the on-failure destination");
-        self.deliveries.spawn(async move {
-            let result = destination.send(&failure).await;
-            (id, k, count, result)
-        });
+        self.deliveries.spawn(
+            async move {
+                let result = destination.send(&failure).await;
+                (id, k, count, result)
+            }
+            .in_current_span(),
+        );
     }
 
     /// Counts a write to the destination and reports a failing one.
@@ -562,6 +980,7 @@ impl<I: Invoker> Runner<'_, I> {
         match result {
             Ok(()) => {
                 self.stats.records_to_destination += count as u64;
+                self.shared.metrics.destination_delivered.add(count as u64);
                 tracing::info!(
                     partition,
                     records = count,
@@ -571,7 +990,7 @@ impl<I: Invoker> Runner<'_, I> {
             Err(e) => {
                 tracing::warn!(partition, "{e}; retrying, the partition waits");
                 let text = format!("PROBLEM: {e}");
-                self.status.send_if_modified(|s| {
+                self.shared.status.send_if_modified(|s| {
                     if s.last_processing_result == text {
                         return false;
                     }
@@ -593,16 +1012,49 @@ impl<I: Invoker> Runner<'_, I> {
         let event = self.encoder.finish();
         self.stats.invocations += 1;
         self.stats.records_invoked += n as u64;
-        self.status.send_modify(|s| s.records_invoked += n as u64);
+        self.shared
+            .status
+            .send_modify(|s| s.records_invoked += n as u64);
+        self.shared.metrics.dispatched(n);
         tracing::debug!(partition = %key(&tp), records = n, bytes = event.len(), attempt, "invoking");
-        let invoker = self.invoker.clone();
+        let invoker = self.shared.invoker.clone();
         let k = key(&tp);
-        self.inflight.insert(id, tp);
+        self.inflight.insert(id, (tp, n));
         let payload = event.payload();
-        self.invocations.spawn(async move {
-            let result = invoker.invoke(payload).await;
-            (id, k, result)
-        });
+        self.invocations.spawn(
+            async move {
+                let started = std::time::Instant::now();
+                let result = invoker.invoke(payload).await;
+                (id, k, result, started.elapsed())
+            }
+            .in_current_span(),
+        );
+    }
+
+    /// The metrics of a finished invocation of `records` records.
+    fn count_invocation(
+        &self,
+        result: &Result<Invocation, InvokeError>,
+        records: usize,
+        took: Duration,
+    ) {
+        let m = &self.shared.metrics;
+        m.invocation_duration.observe(took.as_secs_f64());
+        let failed = match result {
+            Ok(inv) => inv.function_error.is_some(),
+            Err(InvokeError::Throttled { .. }) => {
+                m.throttled.add(1);
+                true
+            }
+            Err(InvokeError::Timeout { .. }) => {
+                m.timed_out.add(1);
+                true
+            }
+            Err(_) => true,
+        };
+        if failed {
+            m.failed_invoke.add(records as u64);
+        }
     }
 }
 

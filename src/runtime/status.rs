@@ -37,6 +37,8 @@ pub struct MappingStatus {
     pub last_processing_result: String,
     pub records_invoked: u64,
     pub records_dropped: u64,
+    /// Consumers (group members) running now.
+    pub consumers: u32,
 }
 
 impl Default for MappingStatus {
@@ -47,6 +49,7 @@ impl Default for MappingStatus {
             last_processing_result: "No records processed".into(),
             records_invoked: 0,
             records_dropped: 0,
+            consumers: 0,
         }
     }
 }

@@ -59,7 +59,10 @@ impl LocalInvoker {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(service)?;
         let address = listener.local_addr().map_err(service)?;
         let shared = Shared::new(self.arn.clone());
-        let server = tokio::spawn(api::serve(listener, shared.clone()));
+        let server = tokio::spawn(tracing::Instrument::in_current_span(api::serve(
+            listener,
+            shared.clone(),
+        )));
         let f = &self.function;
         let mut command = Command::new(&f.program);
         command
