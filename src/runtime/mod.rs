@@ -1,16 +1,23 @@
 //! The runtime: drives the [`Engine`] with the Kafka consumer, the event encoder and an
 //! [`Invoker`]. This is `kafka-esm run`.
 //!
-//! One task owns everything: it feeds fetched records to the engine, carries out the
-//! engine's actions (encode and invoke a batch, commit offsets, pause or resume a
-//! partition), feeds invocation results back, and lets time pass. Invocations run
-//! concurrently (one per partition at most, the engine's rule), and so do writes to the
-//! on-failure destination, whose acknowledgement (or failure, which the engine retries
-//! with backoff while the partition waits) goes back to the engine. On a revocation it stops
-//! polling the group until the engine has finished or abandoned the revoked partitions'
-//! work and committed what was done; on shutdown it revokes everything the same way,
-//! then leaves the group. It decides nothing about batching, retries or commits: that
-//! is the engine's job.
+//! A supervisor runs the mapping's consumers (each a member of the mapping's consumer
+//! group, with its own connections) and, every scaling interval, measures the offset lag
+//! (ListOffsets minus the group's committed offsets) on a connection of its own, publishes
+//! it as a metric and lets the [`Scaler`] decide how many consumers to run. A consumer
+//! stopped by a scale-down finishes its work like a revocation (below) and leaves the
+//! group, whose next rebalance hands its partitions to the others.
+//!
+//! Each consumer is one task that owns everything it needs: it feeds fetched records to
+//! its engine, carries out the engine's actions (encode and invoke a batch, commit
+//! offsets, pause or resume a partition), feeds invocation results back, and lets time
+//! pass. Invocations run concurrently (one per partition at most, the engine's rule), and
+//! so do writes to the on-failure destination, whose acknowledgement (or failure, which
+//! the engine retries with backoff while the partition waits) goes back to the engine. On
+//! a revocation it stops polling the group until the engine has finished or abandoned the
+//! revoked partitions' work and committed what was done; on shutdown it revokes
+//! everything the same way, then leaves the group. It decides nothing about batching,
+//! retries or commits: that is the engine's job.
 
 mod records;
 pub mod status;
