@@ -31,6 +31,7 @@ fn member(cluster: Arc<Cluster>, group: &str, topic: &str) -> GroupMember {
                     rack_id: None,
                 },
             )],
+            leader_sync_delay: Duration::ZERO,
         },
     )
 }

@@ -47,6 +47,8 @@ pub struct ConsumerConfig {
     /// Where a partition with no committed offset starts.
     pub default_position: FetchPosition,
     pub fetch: FetchConfig,
+    /// [`GroupConfig::leader_sync_delay`]: zero but for librdkafka's mock coordinator.
+    pub leader_sync_delay: Duration,
 }
 
 impl ConsumerConfig {
@@ -63,6 +65,7 @@ impl ConsumerConfig {
             heartbeat_interval: Duration::from_secs(3),
             default_position: FetchPosition::Latest,
             fetch: FetchConfig::default(),
+            leader_sync_delay: Duration::ZERO,
         }
     }
 }
@@ -335,6 +338,7 @@ impl GroupTask {
                 session_timeout: config.session_timeout,
                 rebalance_timeout: config.rebalance_timeout,
                 protocols: Vec::new(),
+                leader_sync_delay: config.leader_sync_delay,
             },
         );
         GroupTask {

@@ -55,6 +55,12 @@ pub struct GroupConfig {
     /// Assignment strategies in order of preference, each with this member's
     /// subscription.
     pub protocols: Vec<(String, Subscription)>,
+    /// How long a leader of a group with other members waits before its SyncGroup. Zero
+    /// for Kafka, which holds followers' SyncGroups until the leader's arrives (or answers
+    /// them at once when the generation is complete). librdkafka's mock coordinator
+    /// completes a generation with the leader's SyncGroup and answers a follower's that
+    /// comes after it INVALID_REQUEST; its tests set a delay so the followers' come first.
+    pub leader_sync_delay: Duration,
 }
 
 /// Why a group operation failed, and what the member should do about it.
@@ -365,6 +371,9 @@ impl GroupMember {
         let is_leader = joined.leader == joined.member_id;
 
         let mut assignments = Vec::new();
+        if is_leader && joined.members.len() > 1 && !self.config.leader_sync_delay.is_zero() {
+            tokio::time::sleep(self.config.leader_sync_delay).await;
+        }
         if is_leader && !joined.skip_assignment {
             let mut members = Vec::with_capacity(joined.members.len());
             for m in &joined.members {

@@ -544,6 +544,7 @@ impl LagMonitor {
                 session_timeout: Duration::from_secs(45),
                 rebalance_timeout: Duration::from_secs(300),
                 protocols: Vec::new(),
+                leader_sync_delay: Duration::ZERO,
             },
         );
         LagMonitor {

@@ -44,11 +44,16 @@ pub async fn nisshi() -> Nisshi {
 /// SyncGroup v4 (the first flexible versions) but its handlers don't skip the tagged
 /// fields inside their arrays, so it closes the connection on a valid request (found
 /// by capping versions one API at a time; librdkafka's own client stops at v5 and v3,
-/// so it never meets this). Talk to it as to a broker without those versions.
+/// so it never meets this). Its LeaveGroup responses hold only the v0
+/// fields (no v3 member list, no v4 tagged fields). Talk to it as to a broker without those versions.
 pub fn connection_config(broker: &dyn Broker) -> ConnectionConfig {
     let mut config = ConnectionConfig::default();
     if broker.kind() == "mock" {
-        config.version_caps = vec![(ApiKey::JoinGroup, 5), (ApiKey::SyncGroup, 3)];
+        config.version_caps = vec![
+            (ApiKey::JoinGroup, 5),
+            (ApiKey::SyncGroup, 3),
+            (ApiKey::LeaveGroup, 2),
+        ];
     }
     config
 }
