@@ -186,6 +186,21 @@ pub async fn run_with_options<I: Invoker>(
         Ok(_) => "USER_INITIATED".to_string(),
         Err(e) => e.reason().to_string(),
     };
+    match &result {
+        Ok(_) => tracing::info!(
+            uuid = %mapping.uuid,
+            state = State::Disabled.as_str(),
+            reason = %reason,
+            "state transition"
+        ),
+        // The caller reports the error itself (the CLI prints it with its reason).
+        Err(e) => tracing::info!(
+            uuid = %mapping.uuid,
+            state = State::Disabled.as_str(),
+            reason = %reason,
+            "state transition: the mapping stopped: {e}"
+        ),
+    }
     status.send_modify(|s| {
         s.state = State::Disabled;
         s.state_transition_reason = reason;
