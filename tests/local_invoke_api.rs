@@ -2,8 +2,9 @@
 //! with aws-sdk-lambda (an endpoint override), as any tool that calls Lambda would: the
 //! handlers are AWS's Python runtime client (awslambdaric) running
 //! `tests/local_handlers/handler.py`. Success, a function error, a timeout, the other
-//! invocation types, and an unknown function (404 ResourceNotFoundException); then our
-//! own Lambda invoker (the production path) pointed at it.
+//! invocation types, and an unknown function (404 ResourceNotFoundException); our own
+//! Lambda invoker (the production path) pointed at it; and `kafka-esm run
+//! --invoke-address` serving it next to a mapping.
 
 mod common;
 
@@ -214,4 +215,77 @@ async fn only_loopback_addresses_are_served() {
         .await
         .unwrap_err();
     assert!(matches!(err, InvokeApiError::NotLoopback(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_esm_run_serves_the_invoke_api_next_to_the_mapping() {
+    use kafka_esm_rig::Broker;
+    use tokio::io::AsyncBufReadExt;
+    let broker = common::nisshi().await;
+    let topic = kafka_esm_rig::unique_name("invoke-api");
+    tokio::task::block_in_place(|| broker.create_topic(&topic, 1)).unwrap();
+    let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
+    let port = kafka_esm_rig::free_port().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args(["run", "--function-name", "cli-count", "--topics", &topic])
+        .args(["--starting-position", "LATEST"])
+        .args(["--bootstrap-servers", &broker.bootstrap()])
+        .arg("--function-command")
+        .arg(format!(
+            "{} -m awslambdaric handler.count",
+            python.display()
+        ))
+        .args(["--invoke-address", &format!("127.0.0.1:{port}")])
+        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers"))
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // kafka-esm says where the API is once it is bound.
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let endpoint = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut seen = Vec::new();
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            let announced = "kafka-esm: Lambda Invoke API for local function cli-count at ";
+            if let Some(url) = line.strip_prefix(announced) {
+                return url.to_string();
+            }
+            seen.push(line);
+        }
+        panic!(
+            "kafka-esm exited without serving the Invoke API:\n{}",
+            seen.join("\n")
+        );
+    })
+    .await
+    .expect("the Invoke API is announced within 60 s");
+    assert_eq!(endpoint, format!("http://127.0.0.1:{port}"));
+    let client = aws_sdk_lambda::Client::new(&common::local_aws(endpoint).await);
+    let out = client
+        .invoke()
+        .function_name("cli-count")
+        .payload(Blob::new(r#"{"records": {"t-0": [{}, {}, {}]}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), None);
+    assert_eq!(json_of(out.payload().unwrap().as_ref())["records"], 3);
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rest = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        while let Ok(Some(line)) = stderr.next_line().await {
+            lines.push(line);
+        }
+        lines.join("\n")
+    });
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(0), "{}", rest.await.unwrap());
 }
