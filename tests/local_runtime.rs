@@ -1,15 +1,20 @@
 //! Local functions against AWS's own runtime client: `awslambdaric` (PyPI, in the rig's
 //! venv) runs the handlers in `tests/local_handlers/handler.py` through kafka-esm's
 //! Lambda Runtime API. Success, a raised exception, a timeout and a crash, each followed
-//! by an invocation that works (after a cold start where the process was replaced); and
-//! a raw client that sends the API what a runtime client never would.
+//! by an invocation that works (after a cold start where the process was replaced); the
+//! pool (concurrent invocations on distinct processes, the concurrency limit, a crash
+//! that replaces one process while another works); and a raw client that sends the API
+//! what a runtime client never would.
 
 use bytes::Bytes;
 use kafka_esm::invoke::local::{LocalFunction, LocalInvoker};
 use kafka_esm::invoke::{InvokeError, Invoker};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 
 fn handlers_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers")
@@ -17,6 +22,10 @@ fn handlers_dir() -> PathBuf {
 
 /// `python -m awslambdaric handler.<name>`, from the handlers' directory.
 fn function(name: &str, timeout_s: u64) -> LocalInvoker {
+    LocalInvoker::new(local_function(name, timeout_s)).unwrap()
+}
+
+fn local_function(name: &str, timeout_s: u64) -> LocalFunction {
     let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
     let mut f = LocalFunction::new(format!("local-{name}"), python);
     f.args = vec![
@@ -27,7 +36,7 @@ fn function(name: &str, timeout_s: u64) -> LocalInvoker {
     f.handler = Some(format!("handler.{name}"));
     f.working_dir = Some(handlers_dir());
     f.timeout = Duration::from_secs(timeout_s);
-    LocalInvoker::new(f).unwrap()
+    f
 }
 
 fn event(value: Value) -> Bytes {
@@ -153,4 +162,122 @@ async fn an_init_error_is_a_function_error_and_the_process_is_replaced() {
         let error = json_of(&inv.payload);
         assert_eq!(error["errorType"], "Runtime.HandlerNotFound", "{error}");
     }
+}
+
+/// Where `handler.gate` invocations check in: each connects, sends its pid, and waits
+/// until the test lets it go.
+struct Gate {
+    listener: TcpListener,
+}
+
+/// An invocation held at the gate.
+struct Held {
+    pid: i64,
+    stream: BufReader<TcpStream>,
+}
+
+impl Gate {
+    async fn new() -> Gate {
+        Gate {
+            listener: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        }
+    }
+
+    fn event(&self) -> Bytes {
+        event(json!({"gate": self.listener.local_addr().unwrap().port()}))
+    }
+
+    /// The next invocation to arrive (an event, not a timing: it blocks until one does).
+    async fn arrival(&self) -> Held {
+        let (stream, _) = tokio::time::timeout(Duration::from_secs(60), self.listener.accept())
+            .await
+            .expect("an invocation arrives at the gate within 60 s")
+            .unwrap();
+        let mut stream = BufReader::new(stream);
+        let mut line = String::new();
+        stream.read_line(&mut line).await.unwrap();
+        Held {
+            pid: line.trim().parse().unwrap(),
+            stream,
+        }
+    }
+}
+
+impl Held {
+    async fn release(mut self) {
+        self.stream.get_mut().write_all(b"go\n").await.unwrap();
+    }
+}
+
+fn pid_of(result: Result<kafka_esm::invoke::Invocation, InvokeError>) -> i64 {
+    let inv = result.unwrap();
+    assert_eq!(
+        inv.function_error,
+        None,
+        "{}",
+        String::from_utf8_lossy(&inv.payload)
+    );
+    json_of(&inv.payload)["pid"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invocations_run_on_distinct_processes_up_to_the_limit() {
+    let mut f = local_function("gate", 60);
+    f.concurrency = 2;
+    let invoker = Arc::new(LocalInvoker::new(f).unwrap());
+    let gate = Gate::new().await;
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (invoker, event) = (invoker.clone(), gate.event());
+        calls.spawn(async move { invoker.invoke(event).await });
+    }
+    // Two invocations are held at the gate at once: they run in parallel, on two
+    // processes.
+    let a = gate.arrival().await;
+    let b = gate.arrival().await;
+    assert_ne!(a.pid, b.pid, "two invocations at once share a process");
+    let first_two = [a.pid, b.pid];
+    a.release().await;
+    // The third ran only once a process was free (a third process would have a new pid,
+    // whichever order the three arrived in).
+    let c = gate.arrival().await;
+    assert!(
+        first_two.contains(&c.pid),
+        "a third process started past the limit of 2: {} not in {first_two:?}",
+        c.pid
+    );
+    b.release().await;
+    c.release().await;
+    let mut pids = Vec::new();
+    while let Some(result) = calls.join_next().await {
+        pids.push(pid_of(result.unwrap()));
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert_eq!(invoker.idle_processes(), 2, "both processes kept warm");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_process_is_replaced_while_another_keeps_working() {
+    let mut f = local_function("gate", 60);
+    f.concurrency = 2;
+    let invoker = Arc::new(LocalInvoker::new(f).unwrap());
+    let gate = Gate::new().await;
+    let held = {
+        let (invoker, event) = (invoker.clone(), gate.event());
+        tokio::spawn(async move { invoker.invoke(event).await })
+    };
+    let working = gate.arrival().await;
+    // The second process crashes mid-invocation while the first is busy.
+    let crashed = invoker.invoke(event(json!({"crash": true}))).await.unwrap();
+    assert_eq!(crashed.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(json_of(&crashed.payload)["errorType"], "Runtime.ExitError");
+    // Its replacement cold-starts and works, the first still held.
+    let replacement = pid_of(invoker.invoke(event(json!({}))).await);
+    assert_ne!(replacement, working.pid);
+    let working_pid = working.pid;
+    working.release().await;
+    assert_eq!(pid_of(held.await.unwrap()), working_pid);
+    assert_eq!(invoker.idle_processes(), 2);
 }

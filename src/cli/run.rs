@@ -7,9 +7,10 @@
 use kafka_esm::aws::{AwsOptions, sdk_config};
 use kafka_esm::config::{Mapping, MappingArgs};
 use kafka_esm::invoke::lambda::LambdaInvoker;
-use kafka_esm::invoke::local::{LocalError, LocalFunction, LocalInvoker};
+use kafka_esm::invoke::local::{InvokeApi, LocalError, LocalFunction, LocalInvoker};
 use kafka_esm::runtime;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub fn run(args: MappingArgs) -> ExitCode {
     let mapping = match args.resolve() {
@@ -29,7 +30,7 @@ pub fn run(args: MappingArgs) -> ExitCode {
         .map(|c| local_invoker(&mapping, c))
     {
         None => None,
-        Some(Ok(invoker)) => Some(invoker),
+        Some(Ok(invoker)) => Some(Arc::new(invoker)),
         Some(Err(e)) => {
             eprintln!("kafka-esm run: FUNCTION_CONFIG_NOT_VALID: {e}");
             return ExitCode::from(2);
@@ -50,6 +51,24 @@ pub fn run(args: MappingArgs) -> ExitCode {
         let printer = tokio::spawn(print_status(watcher));
         let result = match local {
             Some(invoker) => {
+                // The Invoke API shares the function's pool; it stops with the mapping.
+                let _invoke_api = match mapping.esm.invoke_address {
+                    Some(address) => match InvokeApi::bind(address, [invoker.clone()]).await {
+                        Ok(api) => {
+                            eprintln!(
+                                "kafka-esm: Lambda Invoke API for local function {} at {}",
+                                invoker.function().name,
+                                api.endpoint_url()
+                            );
+                            Some(AbortOnDrop(tokio::spawn(api.serve())))
+                        }
+                        Err(e) => {
+                            eprintln!("kafka-esm run: {e}");
+                            return ExitCode::FAILURE;
+                        }
+                    },
+                    None => None,
+                };
                 runtime::run_with_status(&mapping, invoker, shutdown_signal(), status).await
             }
             None => {
@@ -86,6 +105,9 @@ fn local_invoker(mapping: &Mapping, command: &str) -> Result<LocalInvoker, Local
     if let Some(timeout) = mapping.esm.function_timeout {
         function.timeout = timeout;
     }
+    if let Some(concurrency) = mapping.esm.function_concurrency {
+        function.concurrency = concurrency;
+    }
     if let Some(region) = mapping
         .esm
         .region
@@ -115,6 +137,15 @@ async fn lambda_invoker(mapping: &Mapping) -> LambdaInvoker {
         mapping.function.raw.clone(),
         None,
     )
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Prints the mapping's status to stderr whenever its state or last processing result

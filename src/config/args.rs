@@ -109,6 +109,19 @@ pub struct MappingArgs {
         help_heading = ESM_HEADING
     )]
     pub function_timeout: Option<i64>,
+    /// How many processes the local function may run at once (one per partition in
+    /// flight), 1..=1000; default 10.
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        help_heading = ESM_HEADING
+    )]
+    pub function_concurrency: Option<i64>,
+    /// Also serve the Lambda Invoke API for the local function at this loopback
+    /// IP:PORT (for `aws lambda invoke --endpoint-url http://IP:PORT` and SDKs).
+    #[arg(long, value_name = "IP:PORT", help_heading = ESM_HEADING)]
+    pub invoke_address: Option<String>,
     /// The Lambda endpoint URL (a Lambda-compatible service).
     #[arg(long, value_name = "URL", help_heading = ESM_HEADING)]
     pub lambda_endpoint_url: Option<String>,
@@ -270,6 +283,12 @@ impl MappingArgs {
         }
         if let Some(v) = self.function_timeout {
             esm.insert("FunctionTimeout".into(), json!(v));
+        }
+        if let Some(v) = self.function_concurrency {
+            esm.insert("FunctionConcurrency".into(), json!(v));
+        }
+        if let Some(v) = self.invoke_address {
+            esm.insert("InvokeAddress".into(), json!(v));
         }
         if let Some(v) = self.lambda_endpoint_url {
             esm.insert("LambdaEndpointUrl".into(), json!(v));

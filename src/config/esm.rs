@@ -1,8 +1,8 @@
 //! The `KafkaEsm` section: kafka-esm's own settings, kept apart from the AWS shape.
 //!
 //! Only what AWS has no parameter for: a mapping UUID to reuse, a local function command,
-//! its timeout, the Lambda endpoint and region, the metrics address, and the loudly named
-//! opt-in for SASL over plaintext. The AWS CLI would refuse this section: keep it out of
+//! its timeout, its concurrency and its Invoke API address, the Lambda endpoint and
+//! region, the metrics address, and the loudly named opt-in for SASL over plaintext. The AWS CLI would refuse this section: keep it out of
 //! files shared with AWS, or give these settings as flags. This file reads the section;
 //! deriving the security protocol from it is the resolver's job.
 
@@ -18,11 +18,17 @@ use uuid::Uuid;
 /// The longest function timeout a mapping accepts: 14 minutes.
 pub const MAX_FUNCTION_TIMEOUT_SECONDS: i64 = 14 * 60;
 
+/// The most processes a local function may run at once (Lambda's default account
+/// concurrency).
+pub const MAX_FUNCTION_CONCURRENCY: i64 = 1000;
+
 /// The keys of the section.
 pub const KEYS: &[&str] = &[
     "Uuid",
     "FunctionCommand",
     "FunctionTimeout",
+    "FunctionConcurrency",
+    "InvokeAddress",
     "LambdaEndpointUrl",
     "Region",
     "MetricsAddress",
@@ -74,6 +80,44 @@ pub fn esm_options(r: &mut Report, v: Option<&Value>) -> (EsmOptions, Option<Uui
                 },
             );
         }
+    }
+    let local_only = |r: &mut Report, key: &str, o: &EsmOptions| {
+        if o.function_command.is_none() {
+            r.invalid(
+                f(key),
+                "applies to a local function only: give FunctionCommand too",
+            );
+        }
+    };
+    if let Some(got) =
+        get(map, "FunctionConcurrency").and_then(|v| integer(r, &f("FunctionConcurrency"), v))
+    {
+        if (1..=MAX_FUNCTION_CONCURRENCY).contains(&got) {
+            o.function_concurrency = Some(got as u32);
+        } else {
+            r.invalid(
+                f("FunctionConcurrency"),
+                format!("must be between 1 and {MAX_FUNCTION_CONCURRENCY} processes, got {got}"),
+            );
+        }
+        local_only(r, "FunctionConcurrency", &o);
+    }
+    if let Some(s) = get(map, "InvokeAddress").and_then(|v| string(r, &f("InvokeAddress"), v)) {
+        match s.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.ip().is_loopback() => o.invoke_address = Some(a),
+            Ok(_) => r.invalid(
+                f("InvokeAddress"),
+                format!(
+                    "must be a loopback address (127.0.0.1:PORT or [::1]:PORT): the Invoke API \
+                     does not authenticate requests, got \"{s}\""
+                ),
+            ),
+            Err(_) => r.invalid(
+                f("InvokeAddress"),
+                format!("must be IP:PORT such as 127.0.0.1:9001, got \"{s}\""),
+            ),
+        }
+        local_only(r, "InvokeAddress", &o);
     }
     if let Some(v) = get(map, "LambdaEndpointUrl") {
         if let Some(s) = string(r, &f("LambdaEndpointUrl"), v) {
@@ -160,6 +204,8 @@ mod tests {
             "Uuid": "f89f8514-cdd9-4602-9e1f-01a5b77d449b",
             "FunctionCommand": "./bootstrap",
             "FunctionTimeout": 840,
+            "FunctionConcurrency": 4,
+            "InvokeAddress": "127.0.0.1:9001",
             "Region": "eu-west-1",
             "MetricsAddress": "127.0.0.1:9100",
             "ScalingInterval": 1,
@@ -176,6 +222,8 @@ mod tests {
             EsmOptions {
                 function_command: Some("./bootstrap".into()),
                 function_timeout: Some(Duration::from_secs(840)),
+                function_concurrency: Some(4),
+                invoke_address: Some("127.0.0.1:9001".parse().unwrap()),
                 lambda_endpoint_url: None,
                 region: Some("eu-west-1".into()),
                 metrics_address: Some("127.0.0.1:9100".parse().unwrap()),
@@ -248,5 +296,33 @@ mod tests {
         );
         let (_, _, e) = read(json!([]));
         assert_eq!(e, ["KafkaEsm: must be an object, got a list"]);
+    }
+
+    #[test]
+    fn local_function_settings_need_a_local_function() {
+        let (_, _, e) = read(json!({"FunctionConcurrency": 2, "InvokeAddress": "127.0.0.1:9001"}));
+        assert_eq!(
+            e,
+            [
+                "KafkaEsm.FunctionConcurrency: applies to a local function only: give FunctionCommand too",
+                "KafkaEsm.InvokeAddress: applies to a local function only: give FunctionCommand too",
+            ]
+        );
+        let (_, _, e) = read(json!({
+            "FunctionCommand": "./f",
+            "FunctionConcurrency": 0,
+            "InvokeAddress": "0.0.0.0:9001"
+        }));
+        assert_eq!(
+            e,
+            [
+                "KafkaEsm.FunctionConcurrency: must be between 1 and 1000 processes, got 0",
+                "KafkaEsm.InvokeAddress: must be a loopback address (127.0.0.1:PORT or [::1]:PORT): \
+                 the Invoke API does not authenticate requests, got \"0.0.0.0:9001\"",
+            ]
+        );
+        let (o, _, e) = read(json!({"FunctionCommand": "./f", "InvokeAddress": "[::1]:0"}));
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(o.invoke_address, Some("[::1]:0".parse().unwrap()));
     }
 }

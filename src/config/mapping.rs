@@ -244,6 +244,12 @@ pub struct EsmOptions {
     /// invocation may run. `None`: the function's own configuration on AWS Lambda, Lambda's
     /// default (3 s) for a local function.
     pub function_timeout: Option<Duration>,
+    /// `FunctionConcurrency` (`--function-concurrency`, 1..=1000): how many processes a
+    /// local function may run at once (one per partition in flight); `None`: 10.
+    pub function_concurrency: Option<u32>,
+    /// `InvokeAddress` (`--invoke-address`, a loopback IP:PORT): also serve the Lambda
+    /// Invoke API there for the local function; not served when `None`.
+    pub invoke_address: Option<SocketAddr>,
     /// `LambdaEndpointUrl` (`--lambda-endpoint-url`): replaces the Lambda endpoint (a
     /// Lambda-compatible service). Not with a local function.
     pub lambda_endpoint_url: Option<String>,

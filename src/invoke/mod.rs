@@ -68,6 +68,16 @@ pub trait Invoker: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Invocation, InvokeError>> + Send;
 }
 
+/// A shared invoker: the mapping and the local Invoke API use one local function's pool.
+impl<I: Invoker> Invoker for std::sync::Arc<I> {
+    fn invoke(
+        &self,
+        payload: Bytes,
+    ) -> impl Future<Output = Result<Invocation, InvokeError>> + Send {
+        I::invoke(self, payload)
+    }
+}
+
 /// The engine's view of an invocation of a batch of `partition_key` (`"topic-0"`),
 /// under the mapping's `ReportBatchItemFailures` setting.
 pub fn outcome(

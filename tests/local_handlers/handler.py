@@ -50,3 +50,18 @@ def report(event, context):
     with open(os.environ["KAFKA_ESM_TEST_REPORT"], "a") as out:
         out.write(json.dumps(line) + "\n")
     return None
+
+
+def gate(event, context):
+    """For the pool tests: with {"gate": PORT}, connects to the test on PORT, sends its
+    pid and blocks until the test answers, so the test sees which processes run at once;
+    with {"crash": true}, exits without answering."""
+    import socket
+
+    if event.get("crash"):
+        os._exit(1)
+    if event.get("gate"):
+        with socket.create_connection(("127.0.0.1", event["gate"])) as s:
+            s.sendall(f"{os.getpid()}\n".encode())
+            s.makefile().readline()
+    return {"pid": os.getpid()}

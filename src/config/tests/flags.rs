@@ -94,6 +94,10 @@ fn flags_alone_make_a_mapping() {
         "./bootstrap",
         "--function-timeout",
         "30",
+        "--function-concurrency",
+        "3",
+        "--invoke-address",
+        "127.0.0.1:9001",
         "--region",
         "eu-west-1",
         "--metrics-address",
@@ -148,6 +152,11 @@ fn flags_alone_make_a_mapping() {
     );
     assert_eq!(m.esm.function_command.as_deref(), Some("./bootstrap"));
     assert_eq!(m.esm.function_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(m.esm.function_concurrency, Some(3));
+    assert_eq!(
+        m.esm.invoke_address,
+        Some("127.0.0.1:9001".parse().unwrap())
+    );
     assert_eq!(m.esm.region.as_deref(), Some("eu-west-1"));
     assert_eq!(
         m.esm.metrics_address,

@@ -4,7 +4,9 @@
 //! [`LocalInvoker`] starts the function's command (any Lambda runtime client: a
 //! `bootstrap` built with `lambda_runtime`, `python -m awslambdaric handler.fn`, ...) with
 //! `AWS_LAMBDA_RUNTIME_API` pointing at a Runtime API served on loopback ([`api`]), and
-//! hands each invocation to the process's `next` long-poll. What comes back:
+//! hands each invocation to the process's `next` long-poll. [`invoke_api`] serves the
+//! Lambda Invoke API on loopback for these functions, so the aws CLI and SDKs can call
+//! them too. What comes back:
 //!
 //! - `/response`: success, the body is the payload;
 //! - `/error` or `/init/error`: a function error (`Unhandled`), the error object as the
@@ -16,18 +18,26 @@
 //!   is killed;
 //! - the process exits mid-invocation: a function error, `Runtime.ExitError`.
 //!
-//! A process that was killed or exited is started again for the next invocation (a cold
-//! start), with a fresh Runtime API server. The timeout covers the whole invocation,
-//! including a cold start's initialization (Lambda times the init phase separately).
-//!
-//! Out of scope here: a pool. One process serves one invocation at a time; concurrent
-//! `invoke` calls on one invoker wait their turn. Only the process itself is killed on a
-//! timeout: a command that forks its handler (a shell wrapper) must `exec` it.
+//! The invoker is a pool, like Lambda's execution environments: each process serves one
+//! invocation at a time, and concurrent `invoke` calls (the runtime makes one per
+//! partition in flight) run on distinct processes, up to [`LocalFunction::concurrency`].
+//! Processes start on demand and stay warm between invocations (the most recently used
+//! is reused first); past the limit, an invocation waits for a free process rather than
+//! being throttled, so waiting never counts as a failed attempt. Each process has its own
+//! Runtime API server on its own port: a long-poll left behind by a dead process can
+//! never take another process's event. A process that was killed or exited is dropped
+//! from the pool, alone (the others keep working), and the next invocation that needs it
+//! starts a fresh one (a cold start). The timeout covers the whole invocation, including a
+//! cold start's initialization (Lambda times the init phase separately), but not the wait
+//! for a free process. Only the process itself is killed on a timeout: a command that
+//! forks its handler (a shell wrapper) must `exec` it.
 
 pub mod api;
+pub mod invoke_api;
 mod process;
 
 pub use api::MAX_PAYLOAD;
+pub use invoke_api::{InvokeApi, InvokeApiError};
 pub use process::LocalInvoker;
 
 use std::ffi::OsString;
@@ -36,6 +46,16 @@ use std::time::Duration;
 
 /// The longest function timeout a mapping accepts (an event source mapping's limit).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(14 * 60);
+
+/// The default [`LocalFunction::concurrency`]: 10 processes. Processes start only for
+/// invocations in flight (one per partition at most), so a small topic never starts more
+/// than it has partitions; 10 covers the topics a developer runs locally while keeping a
+/// many-partition topic from starting dozens of runtimes (a Python one is ~50 MB) at once.
+pub const DEFAULT_CONCURRENCY: u32 = 10;
+
+/// The most processes a local function may run at once: Lambda's default account
+/// concurrency.
+pub const MAX_CONCURRENCY: u32 = 1000;
 
 /// A function that runs on this host: its command line, environment and settings.
 #[derive(Clone, Debug)]
@@ -56,11 +76,13 @@ pub struct LocalFunction {
     pub memory_mb: u32,
     /// `AWS_REGION`, and the region in the invoked function ARN.
     pub region: String,
+    /// How many processes may run invocations at once, 1 to [`MAX_CONCURRENCY`].
+    pub concurrency: u32,
 }
 
 impl LocalFunction {
     /// `name` run as `program` with no arguments, 3 s timeout (Lambda's default), 128 MB,
-    /// region `us-east-1`.
+    /// region `us-east-1`, [`DEFAULT_CONCURRENCY`] processes.
     pub fn new(name: impl Into<String>, program: impl Into<OsString>) -> LocalFunction {
         LocalFunction {
             name: name.into(),
@@ -72,6 +94,7 @@ impl LocalFunction {
             timeout: Duration::from_secs(3),
             memory_mb: 128,
             region: "us-east-1".into(),
+            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 
@@ -90,6 +113,9 @@ impl LocalFunction {
         {
             return Err(LocalError::Timeout(self.timeout));
         }
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(LocalError::Concurrency(self.concurrency));
+        }
         if self.program.is_empty() {
             return Err(LocalError::NoCommand);
         }
@@ -106,6 +132,8 @@ impl LocalFunction {
 pub enum LocalError {
     #[error("the function timeout {0:?} is not whole seconds from 1 s to 14 minutes")]
     Timeout(Duration),
+    #[error("the function concurrency {0} is not from 1 to {MAX_CONCURRENCY} processes")]
+    Concurrency(u32),
     #[error("the local function has no command to run")]
     NoCommand,
     #[error("the function name {0:?} is empty or not ASCII (or the region isn't)")]
@@ -142,5 +170,12 @@ mod tests {
             Err(LocalError::NoCommand)
         );
         assert!(LocalFunction::new("fé", "x").validate().is_err());
+        for concurrency in [0, MAX_CONCURRENCY + 1] {
+            let f = LocalFunction {
+                concurrency,
+                ..ok.clone()
+            };
+            assert_eq!(f.validate(), Err(LocalError::Concurrency(concurrency)));
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! [`LocalInvoker`]: the handler process's lifecycle, and each invocation's outcome.
+//! [`LocalInvoker`]: a pool of handler processes, and each invocation's outcome.
 
 use super::api::{self, Answer, Event, MAX_PAYLOAD, Shared};
 use super::{LocalError, LocalFunction};
@@ -9,17 +9,21 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-use tokio::sync::Mutex;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-/// Invokes a [`LocalFunction`]: one process, one invocation at a time (see the module
-/// docs). The process is started by the first invocation, and again after a timeout,
-/// an init error or an exit.
+/// Invokes a [`LocalFunction`] on a pool of processes, each running one invocation at a
+/// time, at most [`LocalFunction::concurrency`] at once (see the module docs). Processes
+/// start on demand, and again after a timeout, an init error or an exit.
 #[derive(Debug)]
 pub struct LocalInvoker {
     function: LocalFunction,
     arn: String,
-    instance: Mutex<Option<Instance>>,
+    /// One permit per process that may run: an invocation holds one while it runs.
+    permits: Semaphore,
+    /// Processes between invocations, the most recently used last (reused first: it is
+    /// the warmest).
+    idle: std::sync::Mutex<Vec<Instance>>,
 }
 
 /// A running process and the Runtime API server that serves it.
@@ -43,13 +47,38 @@ impl LocalInvoker {
         function.validate()?;
         Ok(LocalInvoker {
             arn: function.arn(),
+            permits: Semaphore::new(function.concurrency as usize),
+            idle: std::sync::Mutex::new(Vec::new()),
             function,
-            instance: Mutex::new(None),
         })
     }
 
     pub fn function(&self) -> &LocalFunction {
         &self.function
+    }
+
+    /// How many processes are running between invocations (for tests and status).
+    pub fn idle_processes(&self) -> usize {
+        self.lock_idle().len()
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        // Nothing panics while holding it; a poisoned pool still holds valid processes.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The warmest idle process still running, or a new one (a cold start).
+    async fn checkout(&self) -> Result<Instance, InvokeError> {
+        loop {
+            let Some(mut instance) = self.lock_idle().pop() else {
+                break;
+            };
+            // A process that exited while idle is dropped, and the next one tried.
+            if matches!(instance.child.try_wait(), Ok(None)) {
+                return Ok(instance);
+            }
+        }
+        self.start().await
     }
 
     async fn start(&self) -> Result<Instance, InvokeError> {
@@ -123,17 +152,31 @@ impl Invoker for LocalInvoker {
                 message: format!("{} bytes, over the 6 MB limit", payload.len()),
             });
         }
-        let mut slot = self.instance.lock().await;
-        // A process that exited while idle is replaced.
-        if let Some(instance) = slot.as_mut()
-            && !matches!(instance.child.try_wait(), Ok(None))
-        {
-            *slot = None;
+        // Never closed: acquiring only waits for a process to be free.
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| InvokeError::Service {
+                message: "the local function's pool is closed".into(),
+            })?;
+        let mut instance = self.checkout().await?;
+        let (result, healthy) = self.run(&mut instance, payload).await;
+        if healthy {
+            self.lock_idle().push(instance);
         }
-        let instance = match slot.as_mut() {
-            Some(instance) => instance,
-            None => slot.insert(self.start().await?),
-        };
+        // else: dropping the instance kills the process and its Runtime API server.
+        result
+    }
+}
+
+impl LocalInvoker {
+    /// Runs one invocation on `instance`; false when the process must not be reused.
+    async fn run(
+        &self,
+        instance: &mut Instance,
+        payload: Bytes,
+    ) -> (Result<Invocation, InvokeError>, bool) {
         let id = uuid::Uuid::new_v4().to_string();
         let timeout = self.function.timeout;
         let answer = instance.shared.submit(Event {
@@ -155,15 +198,15 @@ impl Invoker for LocalInvoker {
             }),
             _ = tokio::time::sleep(timeout) => Ended::TimedOut,
         };
-        let (function_error, payload) = match ended {
-            Ended::Answered(Answer::Response(body)) => (None, body),
+        let name = &self.function.name;
+        let (function_error, payload, healthy) = match ended {
+            Ended::Answered(Answer::Response(body)) => (None, body, true),
             Ended::Answered(Answer::Error { body, error_type }) => {
-                (Some("Unhandled"), error_object(body, error_type))
+                (Some("Unhandled"), error_object(body, error_type), true)
             }
             Ended::Answered(Answer::InitError { body, error_type }) => {
-                tracing::warn!(function = %self.function.name, "local function failed to initialize");
-                *slot = None;
-                (Some("Unhandled"), error_object(body, error_type))
+                tracing::warn!(function = %name, "local function failed to initialize");
+                (Some("Unhandled"), error_object(body, error_type), false)
             }
             Ended::Answered(Answer::ResponseTooLarge) => (
                 Some("Unhandled"),
@@ -171,36 +214,36 @@ impl Invoker for LocalInvoker {
                     "Function.ResponseSizeTooLarge",
                     "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
                 ),
+                true,
             ),
             Ended::Exited(status) => {
-                tracing::warn!(function = %self.function.name, %status, "local function exited mid-invocation");
-                *slot = None;
+                tracing::warn!(function = %name, %status, "local function exited mid-invocation");
                 (
                     Some("Unhandled"),
                     error_json(
                         "Runtime.ExitError",
                         &format!("RequestId: {id} Error: Runtime exited with error: {status}"),
                     ),
+                    false,
                 )
             }
             Ended::TimedOut => {
-                tracing::warn!(function = %self.function.name, "local function timed out; killed");
-                if let Some(mut instance) = slot.take() {
-                    let _ = instance.child.start_kill();
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(5), instance.child.wait()).await;
-                }
-                return Err(InvokeError::Timeout {
+                tracing::warn!(function = %name, "local function timed out; killed");
+                let _ = instance.child.start_kill();
+                let _ = tokio::time::timeout(Duration::from_secs(5), instance.child.wait()).await;
+                let error = InvokeError::Timeout {
                     seconds: timeout.as_secs(),
-                });
+                };
+                return (Err(error), false);
             }
         };
-        Ok(Invocation {
+        let invocation = Invocation {
             status_code: 200,
             function_error: function_error.map(str::to_string),
             executed_version: Some("$LATEST".into()),
             payload,
-        })
+        };
+        (Ok(invocation), healthy)
     }
 }
 

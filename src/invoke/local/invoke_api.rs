@@ -1,0 +1,445 @@
+//! The Lambda Invoke API (2015-03-31) on loopback, for local functions: the aws CLI
+//! (`aws lambda invoke --endpoint-url`) and the AWS SDKs (an endpoint override) invoke a
+//! [`LocalInvoker`] exactly as they would invoke Lambda.
+//!
+//! One route, `POST /2015-03-31/functions/{FunctionName}/invocations`. The function is
+//! found by name, by full or partial ARN, with or without a `:$LATEST` qualifier (also
+//! `?Qualifier=`); the account and region in an ARN are not checked. `X-Amz-Invocation-Type`
+//! `RequestResponse` (the default) answers 200 with the function's payload,
+//! `X-Amz-Executed-Version` and, for a function error, `X-Amz-Function-Error: Unhandled`
+//! (a timeout is such an error, `Sandbox.Timedout`, as on Lambda); `Event` answers 202 and
+//! runs the invocation in the background; `DryRun` answers 204. Errors are Lambda's, with
+//! their status and `x-amzn-ErrorType`: `ResourceNotFoundException` (404),
+//! `RequestTooLargeException` (413), `InvalidRequestContentException` (400, a payload
+//! that isn't JSON), `InvalidRuntimeException` (502, the command can't start).
+//!
+//! Invocations share the function's process pool with the mapping that runs it. Requests
+//! are not authenticated (signatures are ignored): the API binds loopback addresses only.
+
+use super::process::LocalInvoker;
+use crate::invoke::{Invocation, InvokeError, Invoker};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+const PREFIX: &str = "/2015-03-31/functions/";
+const SUFFIX: &str = "/invocations";
+/// Lambda's limit on a synchronous request's payload.
+const MAX_REQUEST: usize = 6 * 1024 * 1024;
+
+/// Why the Invoke API could not be served.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvokeApiError {
+    /// Requests are not authenticated: only a loopback address is allowed.
+    #[error(
+        "the Lambda Invoke API serves loopback addresses only (127.0.0.0/8, ::1), not {0}: requests are not authenticated"
+    )]
+    NotLoopback(SocketAddr),
+    #[error("binding the Lambda Invoke API to {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The Invoke API bound to its address, serving some local functions by name.
+#[derive(Debug)]
+pub struct InvokeApi {
+    listener: TcpListener,
+    functions: Arc<HashMap<String, Arc<LocalInvoker>>>,
+}
+
+impl InvokeApi {
+    /// Binds `address` (loopback only; port 0 picks one) for `functions`, each under its
+    /// [`LocalFunction::name`](super::LocalFunction::name) (a later one of the same name wins).
+    pub async fn bind(
+        address: SocketAddr,
+        functions: impl IntoIterator<Item = Arc<LocalInvoker>>,
+    ) -> Result<InvokeApi, InvokeApiError> {
+        if !address.ip().is_loopback() {
+            return Err(InvokeApiError::NotLoopback(address));
+        }
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| InvokeApiError::Bind { address, source })?;
+        let functions = functions
+            .into_iter()
+            .map(|f| (f.function().name.clone(), f))
+            .collect();
+        Ok(InvokeApi {
+            listener,
+            functions: Arc::new(functions),
+        })
+    }
+
+    /// The bound address (the port chosen when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound listener always has one; the fallback is never used.
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The endpoint URL to give an SDK or `aws --endpoint-url`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.local_addr())
+    }
+
+    /// Serves until the future is dropped; dropping it drops every connection, and any
+    /// invocation they were waiting for (`Event` invocations run on, detached).
+    pub async fn serve(self) {
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let functions = self.functions.clone();
+                        connections.spawn(async move {
+                            let service =
+                                service_fn(move |req| handle(functions.clone(), req));
+                            if let Err(e) = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                            {
+                                tracing::debug!("Invoke API connection ended: {e}");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait rather than spin.
+                        tracing::warn!("Invoke API accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+async fn handle(
+    functions: Arc<HashMap<String, Arc<LocalInvoker>>>,
+    req: Request<Incoming>,
+) -> Result<Reply, Infallible> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut reply = route(&functions, req).await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        reply.headers_mut().insert("x-amzn-requestid", value);
+    }
+    Ok(reply)
+}
+
+async fn route(functions: &HashMap<String, Arc<LocalInvoker>>, req: Request<Incoming>) -> Reply {
+    let Some(raw_name) = req
+        .uri()
+        .path()
+        .strip_prefix(PREFIX)
+        .and_then(|p| p.strip_suffix(SUFFIX))
+        .filter(|p| !p.is_empty() && !p.contains('/'))
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            "only Invoke (POST /2015-03-31/functions/{FunctionName}/invocations) is served here",
+        );
+    };
+    if req.method() != Method::POST {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UnknownOperationException",
+            "Invoke takes POST",
+        );
+    }
+    let Some(name) = percent_decode(raw_name) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            "the function name is not valid percent-encoded UTF-8",
+        );
+    };
+    let qualifier = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("Qualifier="))
+            .map(|v| percent_decode(v).unwrap_or_else(|| v.to_string()))
+    });
+    let Some(invoker) = find(functions, &name, qualifier.as_deref()) else {
+        let message = format!("Function not found: {}", not_found_arn(&name, qualifier));
+        return error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &message);
+    };
+    let invocation_type = req
+        .headers()
+        .get("x-amz-invocation-type")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_else(|| "RequestResponse".into());
+    if !matches!(
+        invocation_type.as_str(),
+        "RequestResponse" | "Event" | "DryRun"
+    ) {
+        let message = format!(
+            "1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to \
+             satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        );
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            &message,
+        );
+    }
+    let payload = match Limited::new(req.into_body(), MAX_REQUEST).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
+            );
+        }
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                &format!("could not read the request body: {e}"),
+            );
+        }
+    };
+    // Lambda passes an empty payload as `{}`, and refuses one that isn't JSON.
+    let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+        Bytes::from_static(b"{}")
+    } else if serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            "Could not parse request body into json",
+        );
+    } else {
+        payload
+    };
+    match invocation_type.as_str() {
+        "DryRun" => empty(StatusCode::NO_CONTENT),
+        "Event" => {
+            let invoker = invoker.clone();
+            tokio::spawn(async move {
+                if let Err(e) = invoker.invoke(payload).await {
+                    tracing::warn!(function = %invoker.function().name, "Event invocation failed: {e}");
+                }
+            });
+            empty(StatusCode::ACCEPTED)
+        }
+        _ => {
+            let timeout = invoker.function().timeout;
+            answer(invoker.invoke(payload).await, timeout)
+        }
+    }
+}
+
+/// The function `name` (a name, a full or partial ARN, with an optional `:qualifier`)
+/// names, if it is served and the qualifier (if any) is `$LATEST`.
+fn find<'a>(
+    functions: &'a HashMap<String, Arc<LocalInvoker>>,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Option<&'a Arc<LocalInvoker>> {
+    // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], ACCOUNT:function:NAME[:Q]
+    // or NAME[:QUALIFIER].
+    let rest = match name.find(":function:") {
+        Some(i) => &name[i + ":function:".len()..],
+        None => name,
+    };
+    let (short, suffix) = match rest.split_once(':') {
+        Some((short, q)) => (short, Some(q)),
+        None => (rest, None),
+    };
+    if suffix.is_some() && qualifier.is_some() && suffix != qualifier {
+        return None;
+    }
+    match suffix.or(qualifier) {
+        None | Some("$LATEST") => functions.get(short),
+        Some(_) => None,
+    }
+}
+
+fn not_found_arn(name: &str, qualifier: Option<String>) -> String {
+    let arn = if name.starts_with("arn:") {
+        name.to_string()
+    } else {
+        format!("arn:aws:lambda:us-east-1:000000000000:function:{name}")
+    };
+    match qualifier {
+        Some(q) => format!("{arn}:{q}"),
+        None => arn,
+    }
+}
+
+/// What Lambda answers for a synchronous invocation that ended with `result`.
+fn answer(result: Result<Invocation, InvokeError>, timeout: std::time::Duration) -> Reply {
+    let invocation = match result {
+        Ok(invocation) => invocation,
+        Err(InvokeError::Timeout { .. }) => Invocation {
+            status_code: 200,
+            function_error: Some("Unhandled".into()),
+            executed_version: Some("$LATEST".into()),
+            payload: Bytes::from(
+                serde_json::json!({
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": format!(
+                        "Task timed out after {}.00 seconds",
+                        timeout.as_secs()
+                    ),
+                })
+                .to_string(),
+            ),
+        },
+        Err(InvokeError::Throttled { message }) => {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                &message,
+            );
+        }
+        Err(InvokeError::PayloadTooLarge { message }) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                &message,
+            );
+        }
+        Err(InvokeError::Function { message }) => {
+            return error(StatusCode::BAD_GATEWAY, "InvalidRuntimeException", &message);
+        }
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                &e.to_string(),
+            );
+        }
+    };
+    let mut reply = json_reply(
+        StatusCode::from_u16(invocation.status_code as u16).unwrap_or(StatusCode::OK),
+        invocation.payload,
+    );
+    let headers = reply.headers_mut();
+    for (name, value) in [
+        ("x-amz-executed-version", invocation.executed_version),
+        ("x-amz-function-error", invocation.function_error),
+    ] {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    reply
+}
+
+/// `%XX` sequences decoded; `None` when one is malformed or the result isn't UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn empty(status: StatusCode) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = status;
+    reply
+}
+
+/// Lambda's error shape: the type in `x-amzn-ErrorType`, the message in the body.
+fn error(status: StatusCode, error_type: &'static str, message: &str) -> Reply {
+    let body = serde_json::json!({"Type": "User", "message": message});
+    let mut reply = json_reply(status, Bytes::from(body.to_string()));
+    reply.headers_mut().insert(
+        HeaderName::from_static("x-amzn-errortype"),
+        HeaderValue::from_static(error_type),
+    );
+    reply
+}
+
+fn json_reply(status: StatusCode, body: Bytes) -> Reply {
+    let mut reply = Response::new(Full::new(body));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoke::local::LocalFunction;
+
+    #[test]
+    fn names_arns_and_qualifiers_find_the_function() {
+        let invoker = Arc::new(LocalInvoker::new(LocalFunction::new("orders", "true")).unwrap());
+        let functions = HashMap::from([("orders".to_string(), invoker)]);
+        for (name, qualifier) in [
+            ("orders", None),
+            ("orders:$LATEST", None),
+            ("orders", Some("$LATEST")),
+            (
+                "arn:aws:lambda:eu-west-1:123456789012:function:orders",
+                None,
+            ),
+            (
+                "arn:aws:lambda:eu-west-1:123456789012:function:orders:$LATEST",
+                Some("$LATEST"),
+            ),
+            ("123456789012:function:orders", None),
+        ] {
+            assert!(
+                find(&functions, name, qualifier).is_some(),
+                "{name} {qualifier:?}"
+            );
+        }
+        for (name, qualifier) in [
+            ("order", None),
+            ("orders:prod", None),
+            ("orders", Some("1")),
+            ("orders:$LATEST", Some("2")),
+            ("myfunction:orders", None),
+            ("arn:aws:lambda:eu-west-1:123456789012:function:other", None),
+        ] {
+            assert!(
+                find(&functions, name, qualifier).is_none(),
+                "{name} {qualifier:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(
+            percent_decode("arn%3Aaws%3Alambda%3Ax%3A1%3Afunction%3Af%3A%24LATEST").as_deref(),
+            Some("arn:aws:lambda:x:1:function:f:$LATEST")
+        );
+        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
+        assert_eq!(percent_decode("bad%2"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert_eq!(percent_decode("%ff"), None);
+    }
+}

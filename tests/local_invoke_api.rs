@@ -1,0 +1,291 @@
+//! The Lambda Invoke API that kafka-esm serves on loopback for local functions, called
+//! with aws-sdk-lambda (an endpoint override), as any tool that calls Lambda would: the
+//! handlers are AWS's Python runtime client (awslambdaric) running
+//! `tests/local_handlers/handler.py`. Success, a function error, a timeout, the other
+//! invocation types, and an unknown function (404 ResourceNotFoundException); our own
+//! Lambda invoker (the production path) pointed at it; and `kafka-esm run
+//! --invoke-address` serving it next to a mapping.
+
+mod common;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use bytes::Bytes;
+use kafka_esm::invoke::Invoker;
+use kafka_esm::invoke::lambda::LambdaInvoker;
+use kafka_esm::invoke::local::{InvokeApi, InvokeApiError, LocalFunction, LocalInvoker};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `python -m awslambdaric handler.<handler>`, served as `name`.
+fn function(name: &str, handler: &str, timeout_s: u64) -> Arc<LocalInvoker> {
+    let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
+    let mut f = LocalFunction::new(name, python);
+    f.args = vec![
+        "-m".into(),
+        "awslambdaric".into(),
+        format!("handler.{handler}").into(),
+    ];
+    f.working_dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers"));
+    f.timeout = Duration::from_secs(timeout_s);
+    Arc::new(LocalInvoker::new(f).unwrap())
+}
+
+/// The API serving `count` (success), `fail` (raises) and `slow` (sleeps when asked) on
+/// a free loopback port, and an SDK client for it.
+async fn served() -> (aws_sdk_lambda::Client, tokio::task::JoinHandle<()>) {
+    let api = InvokeApi::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        [
+            function("count", "count", 10),
+            function("fail", "fail", 10),
+            function("slow", "slow", 2),
+        ],
+    )
+    .await
+    .unwrap();
+    let config = common::local_aws(api.endpoint_url()).await;
+    let server = tokio::spawn(api.serve());
+    (aws_sdk_lambda::Client::new(&config), server)
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
+
+#[tokio::test]
+async fn the_sdk_invokes_a_local_function() {
+    let (client, server) = served().await;
+    let event = json!({"records": {"orders-0": [{"offset": 1}, {"offset": 2}]}});
+    let out = client
+        .invoke()
+        .function_name("count")
+        .payload(Blob::new(event.to_string()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.function_error(), None);
+    assert_eq!(out.executed_version(), Some("$LATEST"));
+    let answer = json_of(out.payload().unwrap().as_ref());
+    assert_eq!(answer["records"], 2);
+    assert_eq!(answer["function_name"], "count");
+    // By ARN with the $LATEST qualifier too, and with no payload at all (Lambda: `{}`).
+    let out = client
+        .invoke()
+        .function_name("arn:aws:lambda:us-east-1:000000000000:function:count")
+        .qualifier("$LATEST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(out.payload().unwrap().as_ref())["records"], 0);
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_function_error_is_200_with_x_amz_function_error() {
+    let (client, server) = served().await;
+    let out = client
+        .invoke()
+        .function_name("fail")
+        .payload(Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let error = json_of(out.payload().unwrap().as_ref());
+    assert_eq!(error["errorType"], "OrderRejected", "{error}");
+    assert_eq!(error["errorMessage"], "order 42 is not valid", "{error}");
+    // A timeout is a function error too, as on Lambda.
+    let out = client
+        .invoke()
+        .function_name("slow")
+        .payload(Blob::new(r#"{"sleep": 60}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let error = json_of(out.payload().unwrap().as_ref());
+    assert_eq!(error["errorType"], "Sandbox.Timedout", "{error}");
+    assert_eq!(
+        error["errorMessage"], "Task timed out after 2.00 seconds",
+        "{error}"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn an_unknown_function_is_resource_not_found() {
+    let (client, server) = served().await;
+    for (name, qualifier) in [("nope", None), ("count", Some("prod"))] {
+        let err = client
+            .invoke()
+            .function_name(name)
+            .set_qualifier(qualifier.map(str::to_string))
+            .payload(Blob::new("{}"))
+            .send()
+            .await
+            .unwrap_err();
+        let service = err.as_service_error().unwrap_or_else(|| panic!("{err:?}"));
+        assert!(
+            service.is_resource_not_found_exception(),
+            "{name}: {service:?}"
+        );
+        assert_eq!(err.raw_response().unwrap().status().as_u16(), 404);
+        assert!(
+            service
+                .to_string()
+                .contains("Function not found: arn:aws:lambda:us-east-1:000000000000:function:"),
+            "{service}"
+        );
+    }
+    server.abort();
+}
+
+#[tokio::test]
+async fn event_dry_run_and_bad_payloads() {
+    let (client, server) = served().await;
+    let out = client
+        .invoke()
+        .function_name("count")
+        .invocation_type(InvocationType::DryRun)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 204);
+    let out = client
+        .invoke()
+        .function_name("count")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 202);
+    let err = client
+        .invoke()
+        .function_name("count")
+        .payload(Blob::new("not json"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_invalid_request_content_exception()),
+        "{err:?}"
+    );
+    let err = client
+        .invoke()
+        .function_name("count")
+        .payload(Blob::new(vec![b' '; 7 * 1024 * 1024]))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_request_too_large_exception()),
+        "{err:?}"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn kafka_esm_s_own_lambda_invoker_reaches_a_local_function() {
+    let (client, server) = served().await;
+    let invoker = LambdaInvoker::new(client.clone(), "count", None);
+    let inv = invoker
+        .invoke(Bytes::from_static(br#"{"records": {"t-0": [{}]}}"#))
+        .await
+        .unwrap();
+    assert_eq!(inv.function_error, None);
+    assert_eq!(json_of(&inv.payload)["records"], 1);
+    let missing = LambdaInvoker::new(client, "missing", None);
+    let err = missing.invoke(Bytes::from_static(b"{}")).await.unwrap_err();
+    assert_eq!(err.reason(), Some("FUNCTION_CONFIG_NOT_VALID"), "{err}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn only_loopback_addresses_are_served() {
+    let err = InvokeApi::bind("0.0.0.0:0".parse().unwrap(), [function("f", "count", 3)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InvokeApiError::NotLoopback(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_esm_run_serves_the_invoke_api_next_to_the_mapping() {
+    use kafka_esm_rig::Broker;
+    use tokio::io::AsyncBufReadExt;
+    let broker = common::nisshi().await;
+    let topic = kafka_esm_rig::unique_name("invoke-api");
+    tokio::task::block_in_place(|| broker.create_topic(&topic, 1)).unwrap();
+    let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
+    let port = kafka_esm_rig::free_port().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args(["run", "--function-name", "cli-count", "--topics", &topic])
+        .args(["--starting-position", "LATEST"])
+        .args(["--bootstrap-servers", &broker.bootstrap()])
+        .arg("--function-command")
+        .arg(format!(
+            "{} -m awslambdaric handler.count",
+            python.display()
+        ))
+        .args(["--invoke-address", &format!("127.0.0.1:{port}")])
+        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers"))
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // kafka-esm says where the API is once it is bound.
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let endpoint = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut seen = Vec::new();
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            let announced = "kafka-esm: Lambda Invoke API for local function cli-count at ";
+            if let Some(url) = line.strip_prefix(announced) {
+                return url.to_string();
+            }
+            seen.push(line);
+        }
+        panic!(
+            "kafka-esm exited without serving the Invoke API:\n{}",
+            seen.join("\n")
+        );
+    })
+    .await
+    .expect("the Invoke API is announced within 60 s");
+    assert_eq!(endpoint, format!("http://127.0.0.1:{port}"));
+    let client = aws_sdk_lambda::Client::new(&common::local_aws(endpoint).await);
+    let out = client
+        .invoke()
+        .function_name("cli-count")
+        .payload(Blob::new(r#"{"records": {"t-0": [{}, {}, {}]}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), None);
+    assert_eq!(json_of(out.payload().unwrap().as_ref())["records"], 3);
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rest = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        while let Ok(Some(line)) = stderr.next_line().await {
+            lines.push(line);
+        }
+        lines.join("\n")
+    });
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(0), "{}", rest.await.unwrap());
+}
