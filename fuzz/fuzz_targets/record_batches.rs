@@ -8,15 +8,25 @@
 
 use bytes::Bytes;
 use kafka_esm::kafka::wire::records::{AbortedTransaction, AbortedTransactions, RecordBatches};
+use kafka_esm_fuzz::{KIB, check};
 use libfuzzer_sys::fuzz_target;
+
+const CAP: usize = 64 << 10;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
+    let bound = 2 * data.len() + 4 * CAP + 1024 * KIB;
+    check(data.len(), bound, "2 × input + 4 × cap + 1 MiB", || {
+        decode(flags, rest)
+    });
+});
+
+fn decode(flags: u8, rest: &[u8]) {
     let mut batches = RecordBatches::new(Bytes::copy_from_slice(rest))
         .verify_crc(flags & 1 != 0)
-        .max_decompressed_size(64 << 10);
+        .max_decompressed_size(CAP);
     let mut txns = AbortedTransactions::new([AbortedTransaction {
         producer_id: 1,
         first_offset: 0,
@@ -58,4 +68,4 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     std::hint::black_box(batches.partial_batch());
-});
+}
