@@ -309,7 +309,7 @@ fn lz4(data: &[u8], cap: usize, legacy_v0: bool) -> Result<Vec<u8>, Failure> {
             // block that would exceed it is told apart from a corrupt one.
             let room = max_block
                 .min(size.saturating_mul(LZ4_MAX_RATIO))
-                .min((cap + 1).saturating_sub(start));
+                .min(cap.saturating_add(1).saturating_sub(start));
             out.resize(start + room, 0);
             let (before, dst) = out.split_at_mut(start);
             let dict = if linked {
@@ -570,6 +570,11 @@ mod tests {
             ));
         }
         assert!(decompress(Compression::Lz4, &good[..good.len() - 4], 1 << 20, 0, false).is_err());
+        // No cap at all is no overflow.
+        assert_eq!(
+            decompress(Compression::Lz4, &good, usize::MAX, 0, false).unwrap(),
+            text
+        );
     }
 
     #[test]
