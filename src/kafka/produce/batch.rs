@@ -273,8 +273,9 @@ mod tests {
         }
     }
 
-    /// Found by the `batch_roundtrip` fuzz target: a delta that wrapped encoded fine and
-    /// then failed to decode. Extreme timestamps that fit still round-trip.
+    /// Seen writing the `batch_roundtrip` fuzz target (which checks it): a delta that
+    /// wrapped encoded fine and then failed to decode. Extreme timestamps that fit still
+    /// round-trip.
     #[test]
     fn refuses_timestamp_deltas_that_overflow() {
         let at = |timestamp| ProduceRecord {
