@@ -2,11 +2,18 @@
 //! arbitrary bodies at every version they accept (and some they don't). Nothing may panic.
 //! Byte 0 picks the decoder, byte 1 the version; the rest is the response body as the
 //! connection hands it up (after the response header).
+//!
+//! Memory: at most 64 × input + 4 KiB at peak, and nothing leaked. Every count is checked
+//! against the bytes left before anything is reserved for it, so a reservation costs at
+//! most (element size ÷ the element's smallest encoding) per input byte: 32 for Fetch
+//! topics (64-byte structs, 2-byte minimum), less for every other array; the vectors of
+//! the elements actually decoded, and the names copied into `String`s, add to it.
 
 #![no_main]
 
 use bytes::Bytes;
 use kafka_esm::kafka::messages::*;
+use kafka_esm_fuzz::{KIB, check};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,6 +22,13 @@ fuzz_target!(|data: &[u8]| {
     };
     // -1..=19 covers every decoder's range and its refusal edges.
     let v = i16::from(*version % 21) - 1;
+    let bound = 64 * data.len() + 4 * KIB;
+    check(data.len(), bound, "64 × input + 4 KiB", || {
+        decode(*which, v, body)
+    });
+});
+
+fn decode(which: u8, v: i16, body: &[u8]) {
     let body = Bytes::copy_from_slice(body);
     match which % 17 {
         0 => drop(api_versions::decode(body, v)),
@@ -35,4 +49,4 @@ fuzz_target!(|data: &[u8]| {
         15 => drop(consumer_protocol::decode_subscription(body)),
         _ => drop(consumer_protocol::decode_assignment(body)),
     }
-});
+}

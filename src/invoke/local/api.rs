@@ -10,6 +10,10 @@
 //! `POST invocation/{id}/error`, `POST init/error`. Bodies are capped at
 //! [`MAX_PAYLOAD`]; anything else gets a clear 4xx with Lambda's error object. Nothing
 //! the process sends can panic the server.
+//!
+//! Routing is a pure function ([`route`]) and a connection can be any byte stream
+//! ([`serve_connection`]), so the fuzz target drives the whole server over an in-memory
+//! pipe, with no sockets.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -21,6 +25,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinSet;
@@ -33,7 +38,7 @@ const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
 
 /// One invocation handed to the process.
 #[derive(Clone, Debug)]
-pub(crate) struct Event {
+pub struct Event {
     pub id: String,
     pub payload: Bytes,
     pub deadline_ms: u64,
@@ -42,7 +47,7 @@ pub(crate) struct Event {
 
 /// What the process said about the current invocation (or its initialization).
 #[derive(Debug)]
-pub(crate) enum Answer {
+pub enum Answer {
     Response(Bytes),
     Error {
         body: Bytes,
@@ -63,7 +68,7 @@ struct Current {
 }
 
 /// The state the invoker and the server share: at most one invocation at a time.
-pub(crate) struct Shared {
+pub struct Shared {
     current: Mutex<Option<Current>>,
     ready: Notify,
     function_arn: String,
@@ -146,16 +151,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let shared = shared.clone();
-                    connections.spawn(async move {
-                        let service = service_fn(move |req| handle(shared.clone(), req));
-                        if let Err(e) = http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await
-                        {
-                            tracing::debug!("runtime API connection ended: {e}");
-                        }
-                    });
+                    connections.spawn(serve_connection(stream, shared.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.
@@ -168,63 +164,127 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// Serves one connection (a socket, or any byte stream: the fuzz target uses an in-memory
+/// pipe) until the handler closes it or it fails.
+pub async fn serve_connection<I>(io: I, shared: Arc<Shared>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| handle(shared.clone(), req));
+    if let Err(e) = http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await
+    {
+        tracing::debug!("runtime API connection ended: {e}");
+    }
+}
+
 type Reply = Response<Full<Bytes>>;
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, Infallible> {
     let path = req.uri().path().to_owned();
-    let Some(route) = path.strip_prefix(PREFIX) else {
-        return Ok(error(StatusCode::NOT_FOUND, "NotFound", "no such route"));
+    let route = match route(req.method(), &path) {
+        Ok(route) => route,
+        Err(refused) => return Ok(refused.reply()),
     };
-    let is_get = req.method() == Method::GET;
-    let is_post = req.method() == Method::POST;
-    if route == "invocation/next" {
-        if !is_get {
-            return Ok(not_allowed());
-        }
-        return Ok(next(&shared).await);
-    }
-    if route == "init/error" {
-        if !is_post {
-            return Ok(not_allowed());
-        }
-        let error_type = error_type(&req);
-        let body = match read_body(req.into_body()).await {
-            Ok(body) => body,
-            Err(reply) => return Ok(reply),
-        };
-        shared.init_failed(Answer::InitError { body, error_type });
-        return Ok(accepted());
-    }
-    let Some((id, action)) = route
-        .strip_prefix("invocation/")
-        .and_then(|r| r.split_once('/'))
-    else {
-        return Ok(error(StatusCode::NOT_FOUND, "NotFound", "no such route"));
-    };
-    if action != "response" && action != "error" {
-        return Ok(error(StatusCode::NOT_FOUND, "NotFound", "no such route"));
-    }
-    if !is_post {
-        return Ok(not_allowed());
-    }
     let error_type = error_type(&req);
-    let answer = match (read_body(req.into_body()).await, action) {
-        (Ok(body), "response") => Answer::Response(body),
-        (Ok(body), _) => Answer::Error { body, error_type },
-        (Err(reply), "response") if reply.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            shared.complete(id, Answer::ResponseTooLarge);
-            return Ok(reply);
+    match route {
+        Route::Next => Ok(next(&shared).await),
+        Route::InitError => {
+            let body = match read_body(req.into_body()).await {
+                Ok(body) => body,
+                Err(reply) => return Ok(reply),
+            };
+            shared.init_failed(Answer::InitError { body, error_type });
+            Ok(accepted())
         }
-        (Err(reply), _) => return Ok(reply),
+        Route::Response { id } | Route::Error { id } => {
+            let is_response = matches!(route, Route::Response { .. });
+            let answer = match read_body(req.into_body()).await {
+                Ok(body) if is_response => Answer::Response(body),
+                Ok(body) => Answer::Error { body, error_type },
+                Err(reply) if is_response && reply.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    shared.complete(id, Answer::ResponseTooLarge);
+                    return Ok(reply);
+                }
+                Err(reply) => return Ok(reply),
+            };
+            if shared.complete(id, answer) {
+                Ok(accepted())
+            } else {
+                Ok(error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestID",
+                    "no invocation in progress has this request id",
+                ))
+            }
+        }
+    }
+}
+
+/// What a request from the handler asks for, by its method and path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `GET invocation/next`.
+    Next,
+    /// `POST init/error`.
+    InitError,
+    /// `POST invocation/{id}/response`.
+    Response { id: &'a str },
+    /// `POST invocation/{id}/error`.
+    Error { id: &'a str },
+}
+
+/// Why a request has no route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// 404: not a Runtime API path.
+    NotFound,
+    /// 405: a Runtime API path, with the wrong method.
+    MethodNotAllowed,
+}
+
+impl Refused {
+    /// The status code the handler gets.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Refused::NotFound => StatusCode::NOT_FOUND,
+            Refused::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    fn reply(self) -> Reply {
+        match self {
+            Refused::NotFound => error(self.status(), "NotFound", "no such route"),
+            Refused::MethodNotAllowed => not_allowed(),
+        }
+    }
+}
+
+/// Routes a request by its method and path (the path alone: the query is not part of
+/// it). Pure, so the routing can be tested and fuzzed without a connection. The request
+/// id is whatever the path holds between `invocation/` and the last segment, checked
+/// later against the invocation in progress.
+pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, Refused> {
+    let route = path.strip_prefix(PREFIX).ok_or(Refused::NotFound)?;
+    let want = |m: Method, r: Route<'a>| {
+        if *method == m {
+            Ok(r)
+        } else {
+            Err(Refused::MethodNotAllowed)
+        }
     };
-    if shared.complete(id, answer) {
-        Ok(accepted())
-    } else {
-        Ok(error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            "no invocation in progress has this request id",
-        ))
+    match route {
+        "invocation/next" => want(Method::GET, Route::Next),
+        "init/error" => want(Method::POST, Route::InitError),
+        _ => match route
+            .strip_prefix("invocation/")
+            .and_then(|r| r.split_once('/'))
+        {
+            Some((id, "response")) => want(Method::POST, Route::Response { id }),
+            Some((id, "error")) => want(Method::POST, Route::Error { id }),
+            _ => Err(Refused::NotFound),
+        },
     }
 }
 
@@ -307,4 +367,109 @@ fn json_reply(status: StatusCode, body: Bytes) -> Reply {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "/2018-06-01/runtime/invocation/8476a536/";
+
+    #[test]
+    fn routes_every_runtime_api_call() {
+        let path = |tail: &str| format!("{PREFIX}{tail}");
+        assert_eq!(
+            route(&Method::GET, &path("invocation/next")),
+            Ok(Route::Next)
+        );
+        assert_eq!(
+            route(&Method::POST, &path("init/error")),
+            Ok(Route::InitError)
+        );
+        assert_eq!(
+            route(&Method::POST, &format!("{ID}response")),
+            Ok(Route::Response { id: "8476a536" })
+        );
+        assert_eq!(
+            route(&Method::POST, &format!("{ID}error")),
+            Ok(Route::Error { id: "8476a536" })
+        );
+    }
+
+    #[test]
+    fn refuses_wrong_methods_and_unknown_paths() {
+        let next = format!("{PREFIX}invocation/next");
+        assert_eq!(route(&Method::POST, &next), Err(Refused::MethodNotAllowed));
+        assert_eq!(
+            route(&Method::GET, &format!("{ID}response")),
+            Err(Refused::MethodNotAllowed)
+        );
+        for path in [
+            "/",
+            "/2018-06-01/runtime",
+            "/2018-06-01/runtime/invocation/",
+            "/2018-06-01/runtime/invocation/8476a536",
+            "/2018-06-01/runtime/invocation/8476a536/respond",
+            "/2018-06-01/runtime/init/errors",
+            "/2018-06-02/runtime/invocation/next",
+        ] {
+            assert_eq!(route(&Method::POST, path), Err(Refused::NotFound), "{path}");
+        }
+        assert_eq!(Refused::NotFound.status(), StatusCode::NOT_FOUND);
+    }
+
+    /// A whole exchange over an in-memory pipe: the event goes out on `next`, the
+    /// response comes back to the submitter, and a second response for the same id is
+    /// refused.
+    #[tokio::test]
+    async fn serves_a_connection_over_any_stream() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let shared = Shared::new("arn:aws:lambda:us-east-1:123456789012:function:f".into());
+        let answer = shared.submit(Event {
+            id: "8476a536".into(),
+            payload: Bytes::from_static(b"{}"),
+            deadline_ms: 1,
+            trace_id: "t".into(),
+        });
+        let (mut client, server) = tokio::io::duplex(64 << 10);
+        let served = tokio::spawn(serve_connection(server, shared));
+        let post = |tail: &str| {
+            format!("POST {ID}{tail} HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nok")
+        };
+        let requests = format!(
+            "GET {PREFIX}invocation/next HTTP/1.1\r\nhost: x\r\n\r\n{}{}",
+            post("response"),
+            post("response")
+        );
+        client.write_all(requests.as_bytes()).await.unwrap();
+        // hyper stops at the end of the stream: keep it open until every reply is in.
+        let mut replies = String::new();
+        while replies.matches("HTTP/1.1 ").count() < 3 || !replies.ends_with('}') {
+            let mut buf = [0; 4096];
+            let n = client.read(&mut buf).await.unwrap();
+            assert_ne!(n, 0, "the server closed early: {replies}");
+            replies.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+        drop(client);
+        served.await.unwrap();
+        // Bodies don't end in a newline: a status line may follow one on the same line.
+        let statuses: Vec<&str> = replies
+            .match_indices("HTTP/1.1 ")
+            .filter_map(|(at, _)| replies[at..].lines().next())
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                "HTTP/1.1 200 OK",
+                "HTTP/1.1 202 Accepted",
+                "HTTP/1.1 400 Bad Request"
+            ]
+        );
+        assert!(replies.contains("lambda-runtime-aws-request-id: 8476a536"));
+        assert!(replies.contains("InvalidRequestID"));
+        match answer.await.unwrap() {
+            Answer::Response(body) => assert_eq!(&body[..], b"ok"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -54,6 +54,10 @@ pub enum EncodeError {
     /// A field longer than the format can say (2 GiB), or a batch over 2 GiB.
     #[error("record batch {field} is too large ({len} bytes)")]
     TooLarge { field: &'static str, len: usize },
+    /// A record's timestamp is so far from the first record's that the difference does
+    /// not fit in 64 bits: the batch would not decode.
+    #[error("record timestamp {timestamp} is too far from the batch's first, {base}")]
+    TimestampOutOfRange { timestamp: i64, base: i64 },
     #[error("compressing a record batch with {codec}: {reason}")]
     Compression { codec: Compression, reason: String },
 }
@@ -125,7 +129,16 @@ fn write_record(
 ) -> Result<(), EncodeError> {
     let mut body = BytesMut::with_capacity(estimate(r));
     body.put_i8(0); // attributes
-    put_varlong(&mut body, r.timestamp.wrapping_sub(base_timestamp));
+    // The decoder adds the delta back with checked arithmetic, as it must for hostile
+    // input; a delta that wraps would make a batch no consumer of ours can read.
+    let delta =
+        r.timestamp
+            .checked_sub(base_timestamp)
+            .ok_or(EncodeError::TimestampOutOfRange {
+                timestamp: r.timestamp,
+                base: base_timestamp,
+            })?;
+    put_varlong(&mut body, delta);
     put_varlong(&mut body, offset_delta);
     put_nullable(&mut body, r.key.as_deref(), "key")?;
     put_nullable(&mut body, r.value.as_deref(), "value")?;
@@ -257,6 +270,30 @@ mod tests {
             assert_eq!(g.value, w.value);
             let headers: Vec<(Bytes, Option<Bytes>)> = g.headers.clone().collect();
             assert_eq!(headers, w.headers);
+        }
+    }
+
+    /// Seen writing the `batch_roundtrip` fuzz target (which checks it): a delta that
+    /// wrapped encoded fine and then failed to decode. Extreme timestamps that fit still
+    /// round-trip.
+    #[test]
+    fn refuses_timestamp_deltas_that_overflow() {
+        let at = |timestamp| ProduceRecord {
+            timestamp,
+            ..ProduceRecord::default()
+        };
+        let header = BatchHeader::plain(Compression::None);
+        for (first, other) in [(i64::MIN, i64::MAX), (i64::MAX, -2), (-1, i64::MAX)] {
+            match encode_batch(&[at(first), at(other)], &header) {
+                Err(EncodeError::TimestampOutOfRange { timestamp, base }) => {
+                    assert_eq!((timestamp, base), (other, first));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        for records in [[at(i64::MIN), at(-1)], [at(i64::MAX), at(0)]] {
+            let batch = encode_batch(&records, &header).unwrap();
+            decode_ours(batch, &header, &records);
         }
     }
 

@@ -196,106 +196,161 @@ fn snappy_block(block: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), Failu
     Ok(())
 }
 
-const LZ4_MAGIC: [u8; 4] = 0x184D_2204u32.to_le_bytes();
 /// LZ4 cannot expand by more than about 255:1.
 const LZ4_MAX_RATIO: usize = 256;
+/// How far back a linked block may copy from: the previous 64 KiB of the frame.
+const LZ4_WINDOW: usize = 64 << 10;
 
+/// LZ4 frames (magic 0x184D2204, as Kafka writes them since magic 0), decoded here block
+/// by block straight into the output with `lz4_flex`'s block decoder. Its frame reader
+/// reserves buffers for the block size the header claims (12 MiB for "4 MiB linked
+/// blocks", whatever follows), so a 20-byte batch could allocate that much; here the
+/// memory is the output alone, each block given at most what its compressed size can
+/// expand to and what is left under the cap. Skippable frames are skipped; dictionaries
+/// (never written by Kafka clients) are refused. Magic 0 writers computed the header
+/// checksum over the magic too: with `legacy_v0`, that checksum is accepted as well.
 fn lz4(data: &[u8], cap: usize, legacy_v0: bool) -> Result<Vec<u8>, Failure> {
-    let hint = data.len().saturating_mul(4);
-    let mut out = Vec::with_capacity(initial_capacity(hint, data, LZ4_MAX_RATIO, cap));
-    // lz4_flex takes a stream that ends where a block header should be as complete;
-    // Java's reader (and so we) wants the end mark.
-    check_lz4_frames_complete(data)?;
-    if legacy_v0 && let Some(fixed) = fix_kafka_v0_lz4_header(data) {
-        read_capped(
-            lz4_flex::frame::FrameDecoder::new(&fixed[..]),
-            &mut out,
-            cap,
-        )?;
-    } else {
-        read_capped(lz4_flex::frame::FrameDecoder::new(data), &mut out, cap)?;
-    }
-    Ok(out)
-}
-
-/// Walk the frame and block headers of `data` (no decompression) and check every frame
-/// ends with an end mark (and its content checksum, if flagged).
-fn check_lz4_frames_complete(data: &[u8]) -> Result<(), Failure> {
-    let truncated = || Failure::Corrupt("truncated lz4 frame".into());
-    let u32_at = |pos: usize| -> Option<u32> {
-        let b = data.get(pos..pos.checked_add(4)?)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    let corrupt = |what: &str| Failure::Corrupt(format!("lz4: {what}"));
+    let u32_at = |pos: usize| -> Result<u32, Failure> {
+        pos.checked_add(4)
+            .and_then(|end| data.get(pos..end))
+            .and_then(|b| b.first_chunk::<4>())
+            .map(|b| u32::from_le_bytes(*b))
+            .ok_or_else(|| corrupt("truncated frame"))
     };
+    let mut out = Vec::with_capacity(initial_capacity(
+        data.len().saturating_mul(4),
+        data,
+        LZ4_MAX_RATIO,
+        cap,
+    ));
     let mut pos = 0usize;
     while pos < data.len() {
-        let magic = u32_at(pos).ok_or_else(truncated)?;
+        let magic = u32_at(pos)?;
         if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
-            // Skippable frame: magic, size, data.
-            let size = u32_at(pos + 4).ok_or_else(truncated)? as usize;
+            let size = u32_at(pos + 4)? as usize;
             pos = pos.saturating_add(8).saturating_add(size);
+            if pos > data.len() {
+                return Err(corrupt("truncated skippable frame"));
+            }
             continue;
         }
         if magic != 0x184D_2204 {
-            return Ok(()); // not a frame we know: the decoder reports it
+            return Err(corrupt("not an lz4 frame (bad magic)"));
         }
-        let flg = *data.get(pos + 4).ok_or_else(truncated)?;
-        let block_checksums = flg & 0x10 != 0;
-        let content_checksum = flg & 0x04 != 0;
-        let mut header = 7; // magic, FLG, BD, HC
-        if flg & 0x08 != 0 {
-            header += 8;
+        let &[flg, bd] = data
+            .get(pos + 4..pos + 6)
+            .ok_or_else(|| corrupt("truncated frame descriptor"))?
+        else {
+            return Err(corrupt("truncated frame descriptor"));
+        };
+        if flg >> 6 != 1 || flg & 0x02 != 0 || bd & 0x8F != 0 {
+            return Err(corrupt("unsupported frame version or reserved bits set"));
         }
         if flg & 0x01 != 0 {
-            header += 4;
+            return Err(corrupt("frames with a dictionary are not supported"));
         }
-        pos += header;
+        let linked = flg & 0x20 == 0;
+        let block_checksums = flg & 0x10 != 0;
+        let content_size = flg & 0x08 != 0;
+        let content_checksum = flg & 0x04 != 0;
+        let max_block = match (bd >> 4) & 0x07 {
+            4 => 64 << 10,
+            5 => 256 << 10,
+            6 => 1 << 20,
+            7 => 4 << 20,
+            _ => return Err(corrupt("bad block maximum size")),
+        };
+        let hc_pos = pos + 6 + if content_size { 8 } else { 0 };
+        let descriptor = data
+            .get(pos + 4..hc_pos)
+            .ok_or_else(|| corrupt("truncated frame descriptor"))?;
+        let hc = *data
+            .get(hc_pos)
+            .ok_or_else(|| corrupt("truncated frame descriptor"))?;
+        let checksum_of = |bytes: &[u8]| (twox_hash::XxHash32::oneshot(0, bytes) >> 8) as u8;
+        let kafka_v0_checksum = || checksum_of(&data[pos..hc_pos]);
+        if hc != checksum_of(descriptor) && !(legacy_v0 && hc == kafka_v0_checksum()) {
+            return Err(corrupt("frame header checksum mismatch"));
+        }
+        pos = hc_pos + 1;
+        let frame_start = out.len();
         loop {
-            let block = u32_at(pos).ok_or_else(truncated)?;
+            let block = u32_at(pos)?;
             pos += 4;
             if block == 0 {
                 break;
             }
             let size = (block & 0x7FFF_FFFF) as usize;
-            pos = pos
-                .saturating_add(size)
-                .saturating_add(if block_checksums { 4 } else { 0 });
+            if size > max_block {
+                return Err(corrupt("block larger than the frame's maximum"));
+            }
+            let compressed = pos
+                .checked_add(size)
+                .and_then(|end| data.get(pos..end))
+                .ok_or_else(|| corrupt("truncated block"))?;
+            pos += size;
+            if block_checksums {
+                let stored = u32_at(pos)?;
+                pos += 4;
+                if twox_hash::XxHash32::oneshot(0, compressed) != stored {
+                    return Err(corrupt("block checksum mismatch"));
+                }
+            }
+            let start = out.len();
+            if block & 0x8000_0000 != 0 {
+                if start + size > cap {
+                    return Err(Failure::TooLarge);
+                }
+                out.extend_from_slice(compressed);
+                continue;
+            }
+            // Room for what this block can expand to, and one byte past the cap so that a
+            // block that would exceed it is told apart from a corrupt one.
+            let room = max_block
+                .min(size.saturating_mul(LZ4_MAX_RATIO))
+                .min(cap.saturating_add(1).saturating_sub(start));
+            out.resize(start + room, 0);
+            let (before, dst) = out.split_at_mut(start);
+            let dict = if linked {
+                let frame = &before[frame_start..];
+                &frame[frame.len().saturating_sub(LZ4_WINDOW)..]
+            } else {
+                &[][..]
+            };
+            match lz4_flex::block::decompress_into_with_dict(compressed, dst, dict) {
+                Ok(n) => out.truncate(start + n),
+                Err(lz4_flex::block::DecompressError::OutputTooSmall { .. })
+                    if start + room > cap =>
+                {
+                    return Err(Failure::TooLarge);
+                }
+                Err(e) => return Err(corrupt(&e.to_string())),
+            }
+            if out.len() > cap {
+                return Err(Failure::TooLarge);
+            }
         }
         if content_checksum {
+            let stored = u32_at(pos)?;
             pos += 4;
+            if twox_hash::XxHash32::oneshot(0, &out[frame_start..]) != stored {
+                return Err(corrupt("content checksum mismatch"));
+            }
         }
-        if pos > data.len() {
-            return Err(truncated());
+        if content_size {
+            let declared = data
+                .get(hc_pos - 8..hc_pos)
+                .and_then(|b| b.first_chunk::<8>())
+                .map(|b| u64::from_le_bytes(*b));
+            if declared != Some((out.len() - frame_start) as u64) {
+                return Err(corrupt("content size mismatch"));
+            }
         }
     }
-    Ok(())
+    Ok(out)
 }
 
-/// Kafka before 0.10 (magic 0) computed the lz4 frame header checksum over the magic
-/// number too (KAFKA-3160), and Java readers skip the check for magic 0. Rewrite it to the
-/// standard value, in a copy.
-fn fix_kafka_v0_lz4_header(data: &[u8]) -> Option<Vec<u8>> {
-    if data.get(..4)? != LZ4_MAGIC {
-        return None;
-    }
-    let flg = *data.get(4)?;
-    let mut hc_pos: usize = 6;
-    if flg & 0x08 != 0 {
-        hc_pos += 8; // content size
-    }
-    if flg & 0x01 != 0 {
-        hc_pos += 4; // dictionary id
-    }
-    let descriptor = data.get(4..hc_pos)?;
-    let hc = (twox_hash::XxHash32::oneshot(0, descriptor) >> 8) as u8;
-    let mut fixed = data.to_vec();
-    *fixed.get_mut(hc_pos)? = hc;
-    Some(fixed)
-}
-
-/// The zstd window accepted whatever the cap. The decoder keeps a whole window buffered
-/// before it hands out output, so the window limit is `max(cap, this)` (at most 128 MiB,
-/// zstd's own default): memory stays bounded by the cap, and producers' usual windows
-/// (2 MiB at the default level) always pass. A larger declared window is an error.
 const ZSTD_MAX_WINDOW: usize = 8 << 20;
 
 fn zstd(data: &[u8], cap: usize) -> Result<Vec<u8>, Failure> {
@@ -451,6 +506,74 @@ mod tests {
         assert_eq!(
             decompress(Compression::Lz4, &broken, 1 << 20, 0, true).unwrap(),
             data
+        );
+    }
+
+    /// An lz4 frame of `blocks`, written by hand: independent or linked compressed blocks
+    /// under block maximum code `bd` (4 = 64 KiB .. 7 = 4 MiB), with both checksums.
+    fn lz4_frame_of(blocks: &[&[u8]], bd: u8, linked: bool) -> Vec<u8> {
+        let flg = 0x40 | 0x10 | 0x04 | if linked { 0 } else { 0x20 };
+        let mut frame = LZ4_MAGIC_BYTES.to_vec();
+        frame.extend([flg, bd << 4]);
+        frame.push((twox_hash::XxHash32::oneshot(0, &frame[4..6]) >> 8) as u8);
+        let mut content = Vec::new();
+        for block in blocks {
+            let compressed = lz4_flex::block::compress(block);
+            frame.extend((compressed.len() as u32).to_le_bytes());
+            frame.extend(&compressed);
+            frame.extend(twox_hash::XxHash32::oneshot(0, &compressed).to_le_bytes());
+            content.extend_from_slice(block);
+        }
+        frame.extend(0u32.to_le_bytes());
+        frame.extend(twox_hash::XxHash32::oneshot(0, &content).to_le_bytes());
+        frame
+    }
+
+    const LZ4_MAGIC_BYTES: [u8; 4] = 0x184D_2204u32.to_le_bytes();
+
+    /// Found by the `batch_roundtrip` fuzz target: a frame header claiming 4 MiB linked
+    /// blocks made `lz4_flex`'s frame reader reserve 12 MiB whatever the cap. Frames of
+    /// every block size decode, and a bomb fails at the cap.
+    #[test]
+    fn lz4_blocks_of_every_size_and_bombs_at_the_cap() {
+        let text = b"lz4 frames of every block size ".repeat(100);
+        for bd in 4..=7 {
+            for linked in [false, true] {
+                let frame = lz4_frame_of(&[&text, &text[..1000], &text], bd, linked);
+                let want = [&text[..], &text[..1000], &text[..]].concat();
+                assert_eq!(
+                    decompress(Compression::Lz4, &frame, 1 << 20, 0, false).unwrap(),
+                    want,
+                    "bd {bd} linked {linked}"
+                );
+                assert!(matches!(
+                    decompress(Compression::Lz4, &frame, want.len() - 1, 0, false),
+                    Err(DecodeError::DecompressedTooLarge { .. })
+                ));
+            }
+        }
+        let zeros = vec![0u8; 4 << 20];
+        let bomb = lz4_frame_of(&[&zeros], 7, true);
+        assert!(bomb.len() < 20_000);
+        assert!(matches!(
+            decompress(Compression::Lz4, &bomb, 64 << 10, 0, false),
+            Err(DecodeError::DecompressedTooLarge { cap: 65536, .. })
+        ));
+        // Corrupt checksums, a block over the frame's maximum, and a truncated frame.
+        let good = lz4_frame_of(&[&text], 4, true);
+        for at in [good.len() - 1, good.len() - 9, 6] {
+            let mut bad = good.clone();
+            bad[at] ^= 1;
+            assert!(matches!(
+                decompress(Compression::Lz4, &bad, 1 << 20, 0, false),
+                Err(DecodeError::Decompress { .. })
+            ));
+        }
+        assert!(decompress(Compression::Lz4, &good[..good.len() - 4], 1 << 20, 0, false).is_err());
+        // No cap at all is no overflow.
+        assert_eq!(
+            decompress(Compression::Lz4, &good, usize::MAX, 0, false).unwrap(),
+            text
         );
     }
 
