@@ -15,30 +15,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 fn mapping_json(topic: &str, bootstrap: &str, group: &str, batch_size: u32) -> String {
-    mapping_with(topic, bootstrap, group, batch_size, json!({}))
-}
-
-/// The test mapping with `extra` keys merged in.
-fn mapping_with(
-    topic: &str,
-    bootstrap: &str,
-    group: &str,
-    batch_size: u32,
-    extra: Value,
-) -> String {
-    let mut m = json!({
-        "FunctionName": "my-fn",
-        "Topics": [topic],
-        "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [bootstrap]}},
-        "StartingPosition": "TRIM_HORIZON",
-        "BatchSize": batch_size,
-        "MaximumBatchingWindowInSeconds": 0,
-        "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": group},
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        m[k] = v.clone();
-    }
-    m.to_string()
+    common::mapping_with(topic, bootstrap, group, batch_size, json!({}))
 }
 
 /// A one-partition topic holding `n` records valued `v0`, `v1`, ...
@@ -306,7 +283,7 @@ async fn a_batch_given_up_after_its_retries_is_dropped_and_processing_continues(
         Reply::unhandled("Error", "2"),
     ]);
     server.set_default(Reply::json(json!(null)));
-    let mapping = from_cli_input_json(&mapping_with(
+    let mapping = from_cli_input_json(&common::mapping_with(
         &topic,
         &broker.bootstrap(),
         &group,
@@ -344,7 +321,7 @@ async fn a_partial_batch_response_retries_from_the_first_failed_record() {
         {"itemIdentifier": {"topic-partition": format!("{topic}-0"), "offset": 3}},
     ]}))]);
     server.set_default(Reply::json(json!({"batchItemFailures": []})));
-    let mapping = from_cli_input_json(&mapping_with(
+    let mapping = from_cli_input_json(&common::mapping_with(
         &topic,
         &broker.bootstrap(),
         &group,
@@ -381,7 +358,7 @@ async fn a_restart_resumes_from_the_groups_offsets_which_win_over_the_starting_p
     tokio::task::block_in_place(|| broker.refclient().produce(&topic, &more, Compression::None))
         .unwrap();
     // LATEST would skip records 3 and 4; the group's committed offset (3) wins.
-    let second = from_cli_input_json(&mapping_with(
+    let second = from_cli_input_json(&common::mapping_with(
         &topic,
         &broker.bootstrap(),
         &group,
@@ -477,7 +454,7 @@ async fn kafka_esm_run_with_a_mapping_file_invokes_prints_its_status_and_stops_o
     server.set_default(Reply::json(json!(null)));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mapping.json");
-    let mapping = mapping_with(
+    let mapping = common::mapping_with(
         &topic,
         &broker.bootstrap(),
         &group,
@@ -532,7 +509,7 @@ async fn filter_criteria_invoke_only_matching_records_and_commit_past_the_rest()
     let mut server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::json(json!(null)));
     let filter = json!({"value": {"kind": ["keep"], "n": [{"numeric": [">=", 0]}]}});
-    let mapping = from_cli_input_json(&mapping_with(
+    let mapping = from_cli_input_json(&common::mapping_with(
         &topic,
         &broker.bootstrap(),
         &group,
@@ -580,7 +557,7 @@ async fn kafka_esm_run_invokes_a_local_handler_through_the_runtime_api() {
     let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
     let command = format!("{} -m awslambdaric handler.report", python.display());
     let file = dir.path().join("mapping.json");
-    let mapping = mapping_with(
+    let mapping = common::mapping_with(
         &topic,
         &broker.bootstrap(),
         &group,

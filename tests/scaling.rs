@@ -22,22 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-fn mapping(topic: &str, bootstrap: &str, group: &str, batch_size: u32, extra: Value) -> String {
-    let mut m = json!({
-        "FunctionName": "my-fn",
-        "Topics": [topic],
-        "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [bootstrap]}},
-        "StartingPosition": "TRIM_HORIZON",
-        "BatchSize": batch_size,
-        "MaximumBatchingWindowInSeconds": 0,
-        "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": group},
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        m[k] = v.clone();
-    }
-    m.to_string()
-}
-
 /// `per_partition` records in each of `partitions` partitions, valued `p<P>-<i>`.
 fn produce(broker: &dyn Broker, topic: &str, partitions: i32, per_partition: usize, round: usize) {
     let records: Vec<Record> = (0..per_partition)
@@ -113,7 +97,7 @@ async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_
         Duration::from_millis(300),
         Reply::json(json!(null)),
     ));
-    let mapping = from_cli_input_json(&mapping(
+    let mapping = from_cli_input_json(&common::mapping_with(
         &topic,
         &broker.bootstrap(),
         &group,
@@ -265,7 +249,7 @@ async fn a_second_process_shares_the_partitions_and_when_killed_the_first_takes_
     // group protocol's between processes.
     let file = |name: &str| {
         let path = dir.path().join(format!("{name}.json"));
-        let mut m: Value = serde_json::from_str(&mapping(
+        let mut m: Value = serde_json::from_str(&common::mapping_with(
             &topic,
             &broker.bootstrap(),
             &group,
@@ -431,7 +415,7 @@ async fn the_metrics_endpoint_reports_list_offsets_minus_the_committed_offsets()
         l.local_addr().unwrap().port()
     };
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mapping = from_cli_input_json(&mapping(
+    let mapping = from_cli_input_json(&common::mapping_with(
         &topic,
         &broker.bootstrap(),
         &group,

@@ -9,6 +9,7 @@ use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
 use kafka_esm::kafka::conn::ConnectionConfig;
 use kafka_esm_rig::{Broker, MockCluster, Nisshi};
 use kafka_protocol::messages::ApiKey;
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Logs to the test output, filtered by `RUST_LOG`.
@@ -94,4 +95,28 @@ pub async fn local_aws(endpoint: String) -> aws_config::SdkConfig {
         max_attempts: Some(1),
     })
     .await
+}
+
+/// The integration tests' mapping JSON: `my-fn` on `topic` from TRIM_HORIZON, no batching
+/// window, group `group`, with `extra` keys merged in.
+pub fn mapping_with(
+    topic: &str,
+    bootstrap: &str,
+    group: &str,
+    batch_size: u32,
+    extra: Value,
+) -> String {
+    let mut m = json!({
+        "FunctionName": "my-fn",
+        "Topics": [topic],
+        "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [bootstrap]}},
+        "StartingPosition": "TRIM_HORIZON",
+        "BatchSize": batch_size,
+        "MaximumBatchingWindowInSeconds": 0,
+        "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": group},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        m[k] = v.clone();
+    }
+    m.to_string()
 }
