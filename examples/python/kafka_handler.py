@@ -16,6 +16,7 @@ A record whose value asks for it shows how kafka-esm handles a failing function:
 
 import base64
 import os
+import sys
 import time
 
 
@@ -55,12 +56,15 @@ def handler(event, context):
         for record in event["records"][partition]:
             value = text(record.get("value"))
             key = text(record.get("key"))
-            print(
+            # One write per line: awslambdaric makes stdout unbuffered, where print() writes
+            # the text and its newline separately, and the lines of handler processes
+            # running side by side (one per partition) would interleave on the shared pipe.
+            sys.stdout.write(
                 f"kafka_handler: received {record['topic']}-{record['partition']}@{record['offset']}"
                 f" key={key if key is not None else '(null)'}"
-                f" value={value if value is not None else '(null)'}",
-                flush=True,
+                f" value={value if value is not None else '(null)'}\n"
             )
+            sys.stdout.flush()
             if value == "fail":
                 raise RecordRejected(
                     f"record {record['topic']}-{record['partition']}@{record['offset']} "
