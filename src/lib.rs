@@ -22,6 +22,7 @@ pub mod config;
 pub mod destination;
 pub mod engine;
 pub mod filter;
+mod http;
 pub mod invoke;
 pub mod kafka;
 pub mod lambda;

@@ -8,23 +8,19 @@
 //! Every series carries the labels `mapping` (the UUID) and `topic`; the per-partition lag
 //! adds `partition`.
 
+use crate::http::Reply;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// A monotonic count.
 #[derive(Debug, Default)]
@@ -327,36 +323,13 @@ impl Drop for MetricsServer {
 }
 
 async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let metrics = metrics.clone();
-                    connections.spawn(async move {
-                        let service = service_fn(move |req| respond(metrics.clone(), req));
-                        if let Err(e) = http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await
-                        {
-                            tracing::debug!("metrics connection ended: {e}");
-                        }
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!("metrics endpoint: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    crate::http::serve(listener, "metrics endpoint", move |req| {
+        respond(metrics.clone(), req)
+    })
+    .await
 }
 
-async fn respond(
-    metrics: Arc<Metrics>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn respond(metrics: Arc<Metrics>, req: Request<Incoming>) -> Reply {
     let (status, body) = if req.uri().path() != "/metrics" {
         (
             StatusCode::NOT_FOUND,
@@ -373,7 +346,7 @@ async fn respond(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

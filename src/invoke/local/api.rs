@@ -15,20 +15,16 @@
 //! ([`serve_connection`]), so the fuzz target drives the whole server over an in-memory
 //! pipe, with no sockets.
 
+use crate::http::Reply;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
-use tokio::task::JoinSet;
 
 /// Lambda's synchronous payload limit, for events, responses and error objects: 6 MB.
 pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -146,22 +142,10 @@ impl std::fmt::Debug for Shared {
 
 /// Accepts connections until aborted; aborting drops (and so aborts) every connection.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, shared.clone()));
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: wait rather than spin.
-                    tracing::warn!("runtime API accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    crate::http::serve(listener, "runtime API", move |req| {
+        handle(shared.clone(), req)
+    })
+    .await
 }
 
 /// Serves one connection (a socket, or any byte stream: the fuzz target uses an in-memory
@@ -170,33 +154,25 @@ pub async fn serve_connection<I>(io: I, shared: Arc<Shared>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| handle(shared.clone(), req));
-    if let Err(e) = http1::Builder::new()
-        .serve_connection(TokioIo::new(io), service)
-        .await
-    {
-        tracing::debug!("runtime API connection ended: {e}");
-    }
+    crate::http::serve_connection(io, "runtime API", move |req| handle(shared.clone(), req)).await
 }
 
-type Reply = Response<Full<Bytes>>;
-
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_owned();
     let route = match route(req.method(), &path) {
         Ok(route) => route,
-        Err(refused) => return Ok(refused.reply()),
+        Err(refused) => return refused.reply(),
     };
     let error_type = error_type(&req);
     match route {
-        Route::Next => Ok(next(&shared).await),
+        Route::Next => next(&shared).await,
         Route::InitError => {
             let body = match read_body(req.into_body()).await {
                 Ok(body) => body,
-                Err(reply) => return Ok(reply),
+                Err(reply) => return reply,
             };
             shared.init_failed(Answer::InitError { body, error_type });
-            Ok(accepted())
+            accepted()
         }
         Route::Response { id } | Route::Error { id } => {
             let is_response = matches!(route, Route::Response { .. });
@@ -205,18 +181,18 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, In
                 Ok(body) => Answer::Error { body, error_type },
                 Err(reply) if is_response && reply.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     shared.complete(id, Answer::ResponseTooLarge);
-                    return Ok(reply);
+                    return reply;
                 }
-                Err(reply) => return Ok(reply),
+                Err(reply) => return reply,
             };
             if shared.complete(id, answer) {
-                Ok(accepted())
+                accepted()
             } else {
-                Ok(error(
+                error(
                     StatusCode::BAD_REQUEST,
                     "InvalidRequestID",
                     "no invocation in progress has this request id",
-                ))
+                )
             }
         }
     }

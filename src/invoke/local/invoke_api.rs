@@ -17,21 +17,17 @@
 //! are not authenticated (signatures are ignored): the API binds loopback addresses only.
 
 use super::process::LocalInvoker;
+use crate::http::Reply;
 use crate::invoke::{Invocation, InvokeError, Invoker};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 
 const PREFIX: &str = "/2015-03-31/functions/";
 const SUFFIX: &str = "/invocations";
@@ -100,47 +96,24 @@ impl InvokeApi {
     /// Serves until the future is dropped; dropping it drops every connection, and any
     /// invocation they were waiting for (`Event` invocations run on, detached).
     pub async fn serve(self) {
-        let mut connections = JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        let functions = self.functions.clone();
-                        connections.spawn(async move {
-                            let service =
-                                service_fn(move |req| handle(functions.clone(), req));
-                            if let Err(e) = http1::Builder::new()
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await
-                            {
-                                tracing::debug!("Invoke API connection ended: {e}");
-                            }
-                        });
-                    }
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait rather than spin.
-                        tracing::warn!("Invoke API accept failed: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
+        let functions = self.functions;
+        crate::http::serve(self.listener, "Invoke API", move |req| {
+            handle(functions.clone(), req)
+        })
+        .await
     }
 }
-
-type Reply = Response<Full<Bytes>>;
 
 async fn handle(
     functions: Arc<HashMap<String, Arc<LocalInvoker>>>,
     req: Request<Incoming>,
-) -> Result<Reply, Infallible> {
+) -> Reply {
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut reply = route(&functions, req).await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         reply.headers_mut().insert("x-amzn-requestid", value);
     }
-    Ok(reply)
+    reply
 }
 
 async fn route(functions: &HashMap<String, Arc<LocalInvoker>>, req: Request<Incoming>) -> Reply {
