@@ -231,7 +231,8 @@ async fn run_inner<I: Invoker>(
     options: &RunOptions,
 ) -> Result<Stats, RuntimeError> {
     // The configuration checked the patterns already; a hand-built Mapping may not have.
-    FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?;
+    // Compiled once here, and shared by every consumer.
+    let filters = FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?;
     let mut shutdown = std::pin::pin!(shutdown);
     if !mapping.enabled {
         tracing::info!("the mapping is disabled: polling nothing");
@@ -306,6 +307,7 @@ async fn run_inner<I: Invoker>(
         destination,
         metrics: metrics.clone(),
         status: status.clone(),
+        filters,
     });
     let mut supervisor = Supervisor::new(shared, cluster);
     supervisor.scale_to(supervisor.scaler.consumers());
@@ -328,6 +330,8 @@ struct Shared<I: Invoker> {
     destination: Option<Arc<Destination>>,
     metrics: Arc<Metrics>,
     status: watch::Sender<MappingStatus>,
+    /// The mapping's `FilterCriteria`, compiled (matches everything when empty).
+    filters: FilterSet,
 }
 
 /// Runs the mapping's consumers and changes their number as the [`Scaler`] decides.
@@ -680,7 +684,6 @@ async fn run_member<I: Invoker>(
         engine,
         encoder: EventEncoder::new(&shared.bootstrap),
         sizer,
-        filters: FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?,
         invocations: JoinSet::new(),
         inflight: HashMap::new(),
         deliveries: JoinSet::new(),
@@ -711,8 +714,6 @@ struct Runner<I: Invoker> {
     engine: Engine<EngineRec>,
     encoder: EventEncoder,
     sizer: Sizer,
-    /// The mapping's `FilterCriteria`, compiled once (matches everything when empty).
-    filters: FilterSet,
     invocations: JoinSet<InvokeResult>,
     /// Invocations under way: id → partition and record count.
     inflight: HashMap<BatchId, (TopicPartition, usize)>,
@@ -852,7 +853,8 @@ impl<I: Invoker> Runner<I> {
                         .records
                         .into_iter()
                         .filter(|r| {
-                            self.filters
+                            self.shared
+                                .filters
                                 .matches(&RecordView::new(&p.topic, p.partition, r))
                         })
                         .map(|r| EngineRec::new(&self.sizer, &p.topic, p.partition, r))
