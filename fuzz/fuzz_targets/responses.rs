@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
 
 fn decode(which: u8, v: i16, body: &[u8]) {
     let body = Bytes::copy_from_slice(body);
-    match which % 17 {
+    match which % 18 {
         0 => drop(api_versions::decode(body, v)),
         1 => drop(metadata::decode(body, v)),
         2 => drop(fetch::decode(body, v)),
@@ -47,6 +47,7 @@ fn decode(which: u8, v: i16, body: &[u8]) {
         13 => drop(sasl_handshake::decode(body, v)),
         14 => drop(sasl_authenticate::decode(body, v)),
         15 => drop(consumer_protocol::decode_subscription(body)),
-        _ => drop(consumer_protocol::decode_assignment(body)),
+        16 => drop(consumer_protocol::decode_assignment(body)),
+        _ => drop(describe_groups::decode(body, v)),
     }
 }
