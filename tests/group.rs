@@ -298,3 +298,35 @@ async fn a_commit_from_a_stale_generation_is_refused_and_asks_to_rejoin() {
         "nothing may be committed from a stale generation"
     );
 }
+
+/// DescribeGroups, as the runtime's scaling asks it from an unjoined member: the
+/// coordinator lists the joined member with the id it gave it, and no one once it left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_lists_the_members_by_the_ids_the_coordinator_gave_them() {
+    let broker = tokio::task::spawn_blocking(|| Nisshi::start().unwrap())
+        .await
+        .unwrap();
+    let topic = unique_name("group-describe");
+    tokio::task::block_in_place(|| broker.create_topic(&topic, 2)).unwrap();
+    let group = unique_name("group");
+    let c = cluster(&broker, &topic).await;
+    let mut a = member(c.clone(), &group, &topic);
+    let g = a.join(&mut deal(&topic, 2)).await.unwrap();
+    let mut observer = member(c.clone(), &group, &topic);
+    let described = observer.describe().await.unwrap();
+    assert_eq!(described.group_id, group);
+    assert_eq!(described.group_state, "Stable");
+    assert_eq!(described.protocol_type, "consumer");
+    // (nisshi leaves the protocol name, client ids and hosts and the members' metadata
+    // empty; the runtime needs only the member ids.)
+    let ids: Vec<&str> = described
+        .members
+        .iter()
+        .map(|m| m.member_id.as_str())
+        .collect();
+    assert_eq!(ids, [g.member_id.as_str()]);
+    a.leave().await.unwrap();
+    let described = observer.describe().await.unwrap();
+    assert!(described.members.is_empty(), "{described:?}");
+    assert_eq!(described.group_state, "Empty");
+}

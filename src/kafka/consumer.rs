@@ -22,7 +22,7 @@ use crate::kafka::messages::consumer_protocol::{Assignment, Subscription, TopicP
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 const REBALANCE_IN_PROGRESS: i16 = 27;
@@ -146,6 +146,8 @@ pub struct Consumer {
     commands: mpsc::Sender<Command>,
     /// A revocation the caller has been told about, acknowledged at the next poll.
     revoking: Option<oneshot::Sender<()>>,
+    /// The member id the coordinator gave the group task (empty when not a member).
+    member_id: watch::Receiver<String>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -158,7 +160,8 @@ impl Consumer {
         let fetcher = Fetcher::new(cluster.clone(), config.fetch.clone());
         let group_id = config.group_id.clone();
         let default_position = config.default_position;
-        let task = GroupTask::new(cluster, config, event_tx, command_rx);
+        let (member_id_tx, member_id) = watch::channel(String::new());
+        let task = GroupTask::new(cluster, config, event_tx, command_rx, member_id_tx);
         Consumer {
             group_id,
             default_position,
@@ -167,6 +170,7 @@ impl Consumer {
             events,
             commands,
             revoking: None,
+            member_id,
             task: Some(tokio::spawn(tracing::Instrument::in_current_span(
                 task.run(),
             ))),
@@ -175,6 +179,13 @@ impl Consumer {
 
     pub fn group_id(&self) -> &str {
         &self.group_id
+    }
+
+    /// The member id the group coordinator knows this consumer by, as it changes: empty
+    /// until it joins and after it leaves. (How a process tells its own members from
+    /// others' in a DescribeGroups answer.)
+    pub fn member_id(&self) -> watch::Receiver<String> {
+        self.member_id.clone()
     }
 
     /// The partitions assigned to this member now.
@@ -321,6 +332,7 @@ struct GroupTask {
     /// The partitions the consumer holds, and the generation they are from.
     owned: BTreeSet<TopicPartition>,
     owned_generation: i32,
+    member_id: watch::Sender<String>,
 }
 
 impl GroupTask {
@@ -329,6 +341,7 @@ impl GroupTask {
         config: ConsumerConfig,
         events: mpsc::Sender<GroupEvent>,
         commands: mpsc::Receiver<Command>,
+        member_id: watch::Sender<String>,
     ) -> GroupTask {
         let member = GroupMember::new(
             cluster.clone(),
@@ -349,6 +362,7 @@ impl GroupTask {
             commands,
             owned: BTreeSet::new(),
             owned_generation: -1,
+            member_id,
         }
     }
 
@@ -384,6 +398,7 @@ impl GroupTask {
             leader_assign(&cluster, protocol, members)
         };
         let generation = self.member.join(&mut assign).await?;
+        self.member_id.send_replace(generation.member_id.clone());
         let cooperative = Assignor::from_name(&generation.protocol)
             .is_some_and(|a| a.rebalance_protocol() == RebalanceProtocol::Cooperative);
         let new = partitions_of(&generation.assignment);
@@ -520,10 +535,12 @@ impl GroupTask {
             }
             Some(Command::Leave(reply)) => {
                 let _ = reply.send(self.member.leave().await);
+                self.member_id.send_replace(String::new());
                 true
             }
             None => {
                 let _ = self.member.leave().await;
+                self.member_id.send_replace(String::new());
                 true
             }
         }

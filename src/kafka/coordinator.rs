@@ -1,6 +1,6 @@
 //! The group coordinator's RPCs for one consumer group member: FindCoordinator,
-//! JoinGroup + SyncGroup (a rebalance), Heartbeat, LeaveGroup, OffsetFetch and
-//! OffsetCommit.
+//! JoinGroup + SyncGroup (a rebalance), Heartbeat, LeaveGroup, OffsetFetch,
+//! OffsetCommit and DescribeGroups.
 //!
 //! A [`GroupMember`] keeps the member id and generation the coordinator gave it, finds the
 //! coordinator again when it moves (`NOT_COORDINATOR`, `COORDINATOR_NOT_AVAILABLE`, a dead
@@ -12,6 +12,7 @@
 use crate::kafka::cluster::{Cluster, ClusterError, KafkaCode};
 use crate::kafka::conn::{ConnError, Connection};
 use crate::kafka::messages::consumer_protocol::{self, Assignment, Subscription};
+use crate::kafka::messages::describe_groups::{self, DescribedGroup};
 use crate::kafka::messages::{
     find_coordinator, heartbeat, join_group, leave_group, offset_commit, offset_fetch, sync_group,
 };
@@ -91,6 +92,9 @@ pub enum GroupError {
         api: ApiKey,
         source: DecodeError,
     },
+    /// A DescribeGroups answer without the group asked about.
+    #[error("group {group}: the DescribeGroups answer does not describe the group")]
+    NotDescribed { group: String },
     #[error("group {group}: the leader's assignor failed: {reason}")]
     Assignor { group: String, reason: String },
     #[error(transparent)]
@@ -522,6 +526,38 @@ impl GroupMember {
             0 | code::UNKNOWN_MEMBER_ID => Ok(()),
             c => Err(self.kafka(ApiKey::LeaveGroup, c)),
         }
+    }
+
+    /// The group as its coordinator describes it: its state and every member (needs no
+    /// membership: an unjoined member can ask).
+    pub async fn describe(&mut self) -> Result<DescribedGroup, GroupError> {
+        let conn = self.coordinator().await?;
+        let version = conn.pick_version::<DescribeGroupsRequest>(describe_groups::VERSIONS)?;
+        let request = DescribeGroupsRequest::default()
+            .with_groups(vec![GroupId(StrBytes::from_string(
+                self.config.group_id.clone(),
+            ))])
+            .with_include_authorized_operations(false);
+        let timeout = self.connection_config().request_timeout;
+        let body = self.call(&conn, &request, version, timeout).await?;
+        let resp = describe_groups::decode(body, version)
+            .map_err(self.decode_err(ApiKey::DescribeGroups))?;
+        let Some(group) = resp
+            .groups
+            .into_iter()
+            .find(|g| g.group_id == self.config.group_id)
+        else {
+            return Err(GroupError::NotDescribed {
+                group: self.config.group_id.clone(),
+            });
+        };
+        if group.error_code != 0 {
+            if Self::coordinator_moved(group.error_code) {
+                self.coordinator = None;
+            }
+            return Err(self.kafka(ApiKey::DescribeGroups, group.error_code));
+        }
+        Ok(group)
     }
 
     /// The group's committed offsets for `partitions` (topic, partition); partitions

@@ -37,6 +37,7 @@ client_requests! {
     SyncGroupRequest => SyncGroupResponse, SyncGroup;
     HeartbeatRequest => HeartbeatResponse, Heartbeat;
     LeaveGroupRequest => LeaveGroupResponse, LeaveGroup;
+    DescribeGroupsRequest => DescribeGroupsResponse, DescribeGroups;
     ProduceRequest => ProduceResponse, Produce;
     InitProducerIdRequest => InitProducerIdResponse, InitProducerId;
     CreateTopicsRequest => CreateTopicsResponse, CreateTopics;
