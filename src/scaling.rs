@@ -25,6 +25,15 @@
 //! One step at a time (but for rule 1): every change rebalances the group, and the next
 //! evaluation sees what the change did. AWS evaluates every minute and acts within three
 //! more; we evaluate every 10 s by default.
+//!
+//! Several kafka-esm processes may run the same mapping: their consumers are members of
+//! one group. [`Observation::others`] counts the group's members that are not this
+//! process's, and the ceiling leaves a partition for each of them: this process grows
+//! only into partitions no member holds, and gives one consumer back (rule 1b, one step
+//! per evaluation, so that a member counted twice during a rebalance costs at most one
+//! step) when the group has more members than partitions. Never below the floor (one
+//! consumer, or `MinimumPollers`), so every process stays a member and can take over
+//! the partitions of one that stops.
 
 use std::time::Duration;
 
@@ -76,6 +85,9 @@ pub struct Observation {
     pub partitions: u32,
     /// The mapping's offset lag: the sum over partitions.
     pub lag: u64,
+    /// Members of the mapping's consumer group that are not this process's consumers
+    /// (other processes running the mapping): they hold partitions too.
+    pub others: u32,
     /// Invocations since the last evaluation, and how many of them were throttled or
     /// timed out.
     pub invocations: u64,
@@ -92,6 +104,8 @@ pub enum Reason {
     BelowMinimum,
     /// More than `MaximumPollers` or than the topic's partitions.
     AboveMaximum,
+    /// With the other processes' members, the group has more members than partitions.
+    GroupFull,
     /// The function answered 429.
     Throttled,
     /// Invocations timed out or took much longer than usual.
@@ -109,6 +123,7 @@ impl Reason {
         match self {
             Reason::BelowMinimum => "below the minimum",
             Reason::AboveMaximum => "above the maximum or the partition count",
+            Reason::GroupFull => "the group has more members than partitions",
             Reason::Throttled => "the function is throttled",
             Reason::Overloaded => "the function is overloaded",
             Reason::LagGrowing => "the offset lag is growing",
@@ -178,16 +193,26 @@ impl Scaler {
         (floor, ceiling)
     }
 
+    /// The ceiling when `others` members of the group belong to other processes: the
+    /// partitions none of them holds, within [`Self::bounds`] (and never under its floor).
+    pub fn shared_ceiling(&self, partitions: u32, others: u32) -> u32 {
+        let (floor, ceiling) = self.bounds(partitions);
+        ceiling.min(partitions.saturating_sub(others)).max(floor)
+    }
+
     /// Applies the rules of the module docs to `obs`.
     pub fn evaluate(&mut self, obs: &Observation) -> Decision {
         let previous = self.previous.replace((obs.at, obs.lag));
         let overloaded = self.overloaded(obs);
         let (floor, ceiling) = self.bounds(obs.partitions);
+        let shared = self.shared_ceiling(obs.partitions, obs.others);
         let from = self.consumers;
         let (to, reason) = if from < floor {
             (floor, Reason::BelowMinimum)
         } else if from > ceiling {
             (ceiling, Reason::AboveMaximum)
+        } else if from > shared {
+            (from - 1, Reason::GroupFull)
         } else if obs.throttled > 0 {
             (from - 1, Reason::Throttled)
         } else if overloaded {
@@ -206,6 +231,12 @@ impl Scaler {
             } else {
                 (from, Reason::KeepingUp)
             }
+        };
+        // Growing stops where the other processes' members start.
+        let to = if to > from {
+            to.min(shared.max(from))
+        } else {
+            to
         };
         let to = to.clamp(floor, ceiling);
         if to == from {
@@ -389,6 +420,52 @@ mod tests {
             s.evaluate(&obs(i * 10, 8, i as u64 * 1_000));
         }
         assert_eq!(s.consumers(), 3);
+    }
+
+    #[test]
+    fn other_processes_members_leave_their_partitions_to_them() {
+        let with_others = |at: i64, lag: u64, others: u32| Observation {
+            others,
+            ..obs(at, 6, lag)
+        };
+        let mut s = Scaler::new(config());
+        // Another process runs 2 members: this one grows to the 4 partitions left.
+        let mut grew = Vec::new();
+        for i in 0..8 {
+            grew.push(s.evaluate(&with_others(i * 10, 1_000 * (i as u64 + 1), 2)));
+        }
+        assert_eq!(s.consumers(), 4);
+        assert_eq!(grew.iter().filter(|d| **d != Decision::Hold).count(), 3);
+        // The other process grew to 4: give back one per evaluation, lag or not.
+        assert_eq!(
+            s.evaluate(&with_others(80, 20_000, 4)),
+            scale(4, 3, Reason::GroupFull)
+        );
+        assert_eq!(
+            s.evaluate(&with_others(90, 30_000, 4)),
+            scale(3, 2, Reason::GroupFull)
+        );
+        assert_eq!(s.evaluate(&with_others(100, 40_000, 4)), Decision::Hold);
+        // Others holding every partition (or more): one member stays, to take over.
+        assert_eq!(s.shared_ceiling(6, 9), 1);
+        for i in 11..16 {
+            s.evaluate(&with_others(i * 10, 50_000, 9));
+        }
+        assert_eq!(s.consumers(), 1);
+        // MinimumPollers is kept whatever the others hold.
+        let s = Scaler::new(ScalingConfig { min: 3, ..config() });
+        assert_eq!(s.shared_ceiling(6, 6), 3);
+        assert_eq!(s.shared_ceiling(6, 1), 5);
+        // The other process stopped: grow into its partitions again.
+        let mut s = Scaler::new(config());
+        for i in 0..4 {
+            s.evaluate(&with_others(i * 10, 1_000 * (i as u64 + 1), 5));
+        }
+        assert_eq!(s.consumers(), 1);
+        for i in 4..12 {
+            s.evaluate(&with_others(i * 10, 1_000 * (i as u64 + 1), 0));
+        }
+        assert_eq!(s.consumers(), 6);
     }
 
     #[test]

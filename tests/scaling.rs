@@ -6,6 +6,8 @@
 //!   exactly once and in order within its partition.
 //! - Two `kafka-esm run` processes with one mapping split the partitions; the second is
 //!   killed (SIGKILL) and the first takes them all back, losing nothing.
+//! - Two runtimes with one mapping, both behind on lag, run one member per partition
+//!   between them, not one each.
 //! - The metrics endpoint's lag is ListOffsets minus the committed offsets, read by the
 //!   reference client.
 
@@ -180,6 +182,111 @@ async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_
             .map(|p| (p, per_partition as i64))
             .collect::<BTreeMap<_, _>>()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_never_run_more_members_together_than_the_topic_has_partitions() {
+    let broker = common::nisshi().await;
+    let topic = unique_name("scaling-shared");
+    let group = unique_name("scaling-group");
+    let partitions = 6;
+    let per_partition = 400;
+    tokio::task::block_in_place(|| broker.create_topic(&topic, partitions)).unwrap();
+    produce(&broker, &topic, partitions, per_partition, 0);
+    // The slow function of the first test: the lag stays high long enough for both
+    // mappings to want every partition.
+    let server = InvokeServer::start().await.unwrap();
+    server.set_default(Reply::delayed(
+        Duration::from_millis(300),
+        Reply::json(json!(null)),
+    ));
+    let mapping = from_cli_input_json(&common::mapping_with(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        10,
+        json!({"KafkaEsm": {"ScalingInterval": 1}}),
+    ))
+    .unwrap();
+    // Two runtimes with one mapping: two processes as far as the group (and each
+    // supervisor's count of its own members) goes.
+    let mut statuses = Vec::new();
+    let mut tasks = Vec::new();
+    let mut stops = Vec::new();
+    for _ in 0..2 {
+        let (status_tx, status) = watch::channel(MappingStatus::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let invoker = invoker(&server, "my-fn").await;
+        let mapping = mapping.clone();
+        tasks.push(tokio::spawn(async move {
+            runtime::run_with_status(
+                &mapping,
+                invoker,
+                async {
+                    let _ = stopped.await;
+                },
+                status_tx,
+            )
+            .await
+        }));
+        statuses.push(status);
+        stops.push(stop);
+    }
+    // Every (first, second, total) consumer count seen, until every record was invoked
+    // and both are back to one consumer.
+    let total = partitions as u64 * per_partition as u64;
+    let (mut a, mut b) = (statuses[0].clone(), statuses[1].clone());
+    let mut seen: Vec<(u32, u32)> = Vec::new();
+    let watched = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let (sa, sb) = (a.borrow_and_update().clone(), b.borrow_and_update().clone());
+            let now = (sa.consumers, sb.consumers);
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
+            if sa.records_invoked + sb.records_invoked >= total && now == (1, 1) {
+                return;
+            }
+            tokio::select! {
+                r = a.changed() => r.expect("the first mapping stopped"),
+                r = b.changed() => r.expect("the second mapping stopped"),
+            }
+        }
+    })
+    .await;
+    eprintln!("consumer counts (first, second): {seen:?}");
+    assert!(watched.is_ok(), "not drained and back to 1 + 1: {seen:?}");
+    for stop in stops {
+        stop.send(()).unwrap();
+    }
+    let mut invoked = 0;
+    for task in tasks {
+        invoked += task.await.unwrap().unwrap().records_invoked;
+    }
+    assert_eq!(invoked, total, "no record invoked twice");
+    let most = seen.iter().map(|(x, y)| x + y).max().unwrap();
+    // Both grew (each wanted every partition) and shared the topic: together they ran a
+    // member per partition. Two evaluations in the same second may each take the last
+    // free partition: one member too many for at most an evaluation, given back at the
+    // next. Without the group's count each would have grown to 6.
+    assert!((6..=7).contains(&most), "{seen:?}");
+    assert!(seen.iter().all(|(x, y)| *x <= 5 && *y <= 5), "{seen:?}");
+    let over: Vec<_> = seen.iter().filter(|(x, y)| x + y > 6).collect();
+    assert!(
+        over.len() <= 2,
+        "more members than partitions for long: {seen:?}"
+    );
+    // Exactly once, in order, per partition.
+    let mut by_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    for req in server.requests() {
+        for (p, o) in records_of(&req) {
+            by_partition.entry(p).or_default().push(o);
+        }
+    }
+    for (p, offsets) in &by_partition {
+        let expected: Vec<i64> = (0..per_partition as i64).collect();
+        assert!(offsets == &expected, "partition {p}: {offsets:?}");
+    }
 }
 
 /// `kafka-esm run` as a user starts it, with JSON logs at info level into `log` (a file:

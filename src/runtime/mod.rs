@@ -36,13 +36,14 @@ use crate::kafka::conn::ConnectionConfig;
 use crate::kafka::consumer::{Consumer, ConsumerConfig, ConsumerError, ConsumerEvent};
 use crate::kafka::coordinator::{GroupConfig, GroupMember};
 use crate::kafka::fetcher::{FetchConfig, FetchPosition, Isolation, list_offsets};
+use crate::kafka::messages::describe_groups::DescribedGroup;
 use crate::lambda::{EventEncoder, MAX_PAYLOAD_BYTES};
 use crate::metrics::{Metrics, MetricsServer};
 use crate::scaling::{Decision, Observation, Scaler, ScalingConfig};
 use records::{EngineRec, Sizer};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -308,6 +309,7 @@ async fn run_inner<I: Invoker>(
         metrics: metrics.clone(),
         status: status.clone(),
         filters,
+        member_ids: Mutex::new(BTreeMap::new()),
     });
     let mut supervisor = Supervisor::new(shared, cluster);
     supervisor.scale_to(supervisor.scaler.consumers());
@@ -332,6 +334,9 @@ struct Shared<I: Invoker> {
     status: watch::Sender<MappingStatus>,
     /// The mapping's `FilterCriteria`, compiled (matches everything when empty).
     filters: FilterSet,
+    /// Each running consumer's member id as the coordinator gave it (empty until it
+    /// joins): how the supervisor tells this process's group members from others'.
+    member_ids: Mutex<BTreeMap<u32, watch::Receiver<String>>>,
 }
 
 /// Runs the mapping's consumers and changes their number as the [`Scaler`] decides.
@@ -347,6 +352,8 @@ struct Supervisor<I: Invoker> {
     stats: Stats,
     /// The function's counters at the previous evaluation.
     seen: FunctionCounters,
+    /// Group members of other processes, at the last DescribeGroups that answered.
+    others: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -394,6 +401,7 @@ impl<I: Invoker> Supervisor<I> {
             next_index: 0,
             stats: Stats::default(),
             seen,
+            others: 0,
         }
     }
 
@@ -497,6 +505,28 @@ impl<I: Invoker> Supervisor<I> {
     }
 
     /// Measures the lag, publishes it and lets the scaler decide.
+    /// The members of `group` that are not this process's consumers. A consumer of ours
+    /// still joining has a member id the coordinator lists but we don't know yet: as many
+    /// unknown members as we have such consumers are taken to be them.
+    fn others_in(&self, group: &DescribedGroup) -> u32 {
+        let (ours, joining) = {
+            let ids = self.shared.member_ids.lock().expect("member ids");
+            let ours: BTreeSet<String> = ids
+                .values()
+                .map(|id| id.borrow().clone())
+                .filter(|id| !id.is_empty())
+                .collect();
+            let joining = ids.len() - ours.len();
+            (ours, joining)
+        };
+        let unknown = group
+            .members
+            .iter()
+            .filter(|m| !ours.contains(&m.member_id))
+            .count();
+        u32::try_from(unknown.saturating_sub(joining)).unwrap_or(u32::MAX)
+    }
+
     async fn evaluate(&mut self) {
         let (partitions, lag) = match self.lag.measure().await {
             Ok(m) => m,
@@ -508,6 +538,14 @@ impl<I: Invoker> Supervisor<I> {
         };
         let total: u64 = lag.values().sum();
         self.shared.metrics.set_lag(lag);
+        match self.lag.group.describe().await {
+            Ok(group) => self.others = self.others_in(&group),
+            Err(e) => {
+                // Scaling goes on with the last count; the next evaluation asks again.
+                self.shared.metrics.polling_errors.add(1);
+                tracing::warn!("describing the consumer group: {e}");
+            }
+        }
         let now_counters = FunctionCounters::of(&self.shared.metrics);
         let was = std::mem::replace(&mut self.seen, now_counters);
         let durations = now_counters.durations.saturating_sub(was.durations);
@@ -515,6 +553,7 @@ impl<I: Invoker> Supervisor<I> {
             at: now(),
             partitions,
             lag: total,
+            others: self.others,
             invocations: now_counters.invocations.saturating_sub(was.invocations),
             throttled: now_counters.throttled.saturating_sub(was.throttled),
             timed_out: now_counters.timed_out.saturating_sub(was.timed_out),
@@ -528,6 +567,7 @@ impl<I: Invoker> Supervisor<I> {
             lag = total,
             partitions,
             consumers = self.running.len(),
+            others = self.others,
             "offset lag"
         );
         if let Decision::Scale { from, to, reason } = self.scaler.evaluate(&observation) {
@@ -677,6 +717,11 @@ async fn run_member<I: Invoker>(
         config.heartbeat_interval = (t / 3).min(config.heartbeat_interval);
     }
     let consumer = Consumer::start(cluster, config);
+    shared
+        .member_ids
+        .lock()
+        .expect("member ids")
+        .insert(index, consumer.member_id());
     let sizer = Sizer::new(&shared.bootstrap, &mapping.topic);
     let engine = Engine::new(engine_config(&mapping, sizer.envelope()));
     let mut runner = Runner {
@@ -700,6 +745,12 @@ async fn run_member<I: Invoker>(
     let result = runner.run(std::pin::pin!(stopped)).await;
     let stats = runner.stats.clone();
     let closed = runner.consumer.close().await;
+    runner
+        .shared
+        .member_ids
+        .lock()
+        .expect("member ids")
+        .remove(&index);
     result?;
     closed?;
     Ok(stats)
