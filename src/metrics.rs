@@ -116,7 +116,7 @@ pub struct Metrics {
     /// Records written to the on-failure destination (AWS
     /// `OnFailureDestinationDeliveredEventCount`).
     pub destination_delivered: Counter,
-    /// Fetches, commits and lag lookups that failed and were retried.
+    /// Fetches, commits, lag lookups and group descriptions that failed and were retried.
     pub polling_errors: Counter,
     /// Invocations, and those throttled (429) or timed out.
     pub invocations: Counter,
@@ -217,7 +217,7 @@ impl Metrics {
             ),
             (
                 "kafka_esm_polling_errors_total",
-                "Fetches, commits and lag lookups that failed and were retried.",
+                "Fetches, commits, lag lookups and group descriptions that failed and were retried.",
                 &self.polling_errors,
             ),
             (
