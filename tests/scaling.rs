@@ -81,19 +81,23 @@ async fn until(
         .unwrap_or_else(|why| panic!("not {what} within {within:?} ({why}): {}", *status.borrow()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_reordering_nothing()
-{
-    let broker = common::nisshi().await;
-    let topic = unique_name("scaling");
+/// A topic behind a slow function, and a mapping evaluating its consumers every second.
+struct Behind {
+    topic: String,
+    group: String,
+    server: InvokeServer,
+    mapping: kafka_esm::config::Mapping,
+}
+
+/// `per_partition` records in each of `partitions` partitions of a new topic, and a slow
+/// function: 10 records per 300 ms per partition, about 200 records/s for 6 partitions,
+/// whatever the consumer count (each consumer already invokes all its partitions at
+/// once): the lag stays over the 6-second drain target for a while.
+async fn behind(broker: &dyn Broker, name: &str, partitions: i32, per_partition: usize) -> Behind {
+    let topic = unique_name(name);
     let group = unique_name("scaling-group");
-    let partitions = 6;
-    let per_partition = 500;
     tokio::task::block_in_place(|| broker.create_topic(&topic, partitions)).unwrap();
-    produce(&broker, &topic, partitions, per_partition, 0);
-    // A slow function: 10 records per 300 ms per partition, about 200 records/s for the
-    // topic, whatever the consumer count (each consumer already invokes all its
-    // partitions at once): the lag stays over the 6-second drain target for a while.
+    produce(broker, &topic, partitions, per_partition, 0);
     let server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::delayed(
         Duration::from_millis(300),
@@ -107,6 +111,41 @@ async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_
         json!({"KafkaEsm": {"ScalingInterval": 1}}),
     ))
     .unwrap();
+    Behind {
+        topic,
+        group,
+        server,
+        mapping,
+    }
+}
+
+/// Per partition, the invocations carried exactly offsets 0..per_partition, in order.
+fn exactly_once_in_order(server: &InvokeServer, partitions: i32, per_partition: usize) {
+    let mut by_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    for req in server.requests() {
+        for (p, o) in records_of(&req) {
+            by_partition.entry(p).or_default().push(o);
+        }
+    }
+    assert_eq!(by_partition.len(), partitions as usize);
+    let expected: Vec<i64> = (0..per_partition as i64).collect();
+    for (p, offsets) in &by_partition {
+        assert!(offsets == &expected, "partition {p}: {offsets:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_reordering_nothing()
+{
+    let broker = common::nisshi().await;
+    let partitions = 6;
+    let per_partition = 500;
+    let Behind {
+        topic,
+        group,
+        server,
+        mapping,
+    } = behind(&broker, "scaling", partitions, per_partition).await;
     let (status_tx, mut status) = watch::channel(MappingStatus::default());
     // Every consumer count the status ever showed.
     let mut counts_seen = status.clone();
@@ -163,18 +202,7 @@ async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_
             .all(|w| w[0].abs_diff(w[1]) == 1 || w[1] == 0),
         "one consumer at a time: {counts:?}"
     );
-    // Per partition, the invocations carried exactly 0..per_partition, in order.
-    let mut by_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
-    for req in server.requests() {
-        for (p, o) in records_of(&req) {
-            by_partition.entry(p).or_default().push(o);
-        }
-    }
-    assert_eq!(by_partition.len(), partitions as usize);
-    for (p, offsets) in &by_partition {
-        let expected: Vec<i64> = (0..per_partition as i64).collect();
-        assert!(offsets == &expected, "partition {p}: {offsets:?}");
-    }
+    exactly_once_in_order(&server, partitions, per_partition);
     let committed = common::committed(&broker, &topic, &group);
     assert_eq!(
         committed,
@@ -187,27 +215,11 @@ async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_never_run_more_members_together_than_the_topic_has_partitions() {
     let broker = common::nisshi().await;
-    let topic = unique_name("scaling-shared");
-    let group = unique_name("scaling-group");
     let partitions = 6;
     let per_partition = 400;
-    tokio::task::block_in_place(|| broker.create_topic(&topic, partitions)).unwrap();
-    produce(&broker, &topic, partitions, per_partition, 0);
-    // The slow function of the first test: the lag stays high long enough for both
-    // mappings to want every partition.
-    let server = InvokeServer::start().await.unwrap();
-    server.set_default(Reply::delayed(
-        Duration::from_millis(300),
-        Reply::json(json!(null)),
-    ));
-    let mapping = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        10,
-        json!({"KafkaEsm": {"ScalingInterval": 1}}),
-    ))
-    .unwrap();
+    let Behind {
+        server, mapping, ..
+    } = behind(&broker, "scaling-shared", partitions, per_partition).await;
     // Two runtimes with one mapping: two processes as far as the group (and each
     // supervisor's count of its own members) goes.
     let mut statuses = Vec::new();
@@ -276,17 +288,7 @@ async fn two_processes_never_run_more_members_together_than_the_topic_has_partit
         over.len() <= 2,
         "more members than partitions for long: {seen:?}"
     );
-    // Exactly once, in order, per partition.
-    let mut by_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
-    for req in server.requests() {
-        for (p, o) in records_of(&req) {
-            by_partition.entry(p).or_default().push(o);
-        }
-    }
-    for (p, offsets) in &by_partition {
-        let expected: Vec<i64> = (0..per_partition as i64).collect();
-        assert!(offsets == &expected, "partition {p}: {offsets:?}");
-    }
+    exactly_once_in_order(&server, partitions, per_partition);
 }
 
 /// `kafka-esm run` as a user starts it, with JSON logs at info level into `log` (a file:
