@@ -9,12 +9,11 @@ mod common;
 use kafka_esm::aws::{AwsOptions, StaticCredentials};
 use kafka_esm::config::{Mapping, from_cli_input_json};
 use kafka_esm::invoke::lambda::LambdaInvoker;
-use kafka_esm::runtime::{self, MappingStatus, RunOptions};
+use kafka_esm::runtime::RunOptions;
 use kafka_esm_rig::{Broker, Compression, InvokeServer, Moto, Record, Reply, unique_name};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::sync::watch;
 
 const ACCOUNT: &str = Moto::ACCOUNT_ID;
 
@@ -61,15 +60,8 @@ fn source_topic(broker: &dyn Broker) -> String {
     topic
 }
 
-struct Running {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<runtime::Stats, runtime::RuntimeError>>,
-    status: watch::Receiver<MappingStatus>,
-    uuid: String,
-}
-
 /// Runs `mapping` against a function that always fails, its destination through moto.
-async fn start(mapping: Mapping, server: &InvokeServer, moto: &str) -> Running {
+async fn start(mapping: Mapping, server: &InvokeServer, moto: &str) -> common::Running {
     let config = common::local_aws(server.endpoint()).await;
     let invoker = LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), "my-fn", None);
     let options = RunOptions {
@@ -85,34 +77,7 @@ async fn start(mapping: Mapping, server: &InvokeServer, moto: &str) -> Running {
         },
         ..RunOptions::default()
     };
-    let (status_tx, status) = watch::channel(MappingStatus::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let uuid = mapping.uuid.to_string();
-    let task = tokio::spawn(async move {
-        runtime::run_with_options(
-            &mapping,
-            invoker,
-            async {
-                let _ = stopped.await;
-            },
-            status_tx,
-            options,
-        )
-        .await
-    });
-    Running {
-        stop,
-        task,
-        status,
-        uuid,
-    }
-}
-
-impl Running {
-    async fn finish(self) -> runtime::Stats {
-        self.stop.send(()).unwrap();
-        self.task.await.unwrap().unwrap()
-    }
+    common::start_mapping(mapping, invoker, options)
 }
 
 async fn failing_function() -> InvokeServer {
@@ -271,18 +236,14 @@ async fn s3_stores_the_record_with_the_whole_event_under_a_time_ordered_key() {
     let bucket = unique_name("dest-bucket").to_lowercase().replace('_', "-");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let server = failing_function().await;
-    let running = start(
-        mapping(
-            &topic,
-            &broker.bootstrap(),
-            &group,
-            &format!("arn:aws:s3:::{bucket}"),
-        ),
-        &server,
-        &moto,
-    )
-    .await;
-    let prefix = format!("aws/lambda/{}/{topic}-0/", running.uuid);
+    let mapping = mapping(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        &format!("arn:aws:s3:::{bucket}"),
+    );
+    let prefix = format!("aws/lambda/{}/{topic}-0/", mapping.uuid);
+    let running = start(mapping, &server, &moto).await;
 
     let mut keys = Vec::new();
     for _ in 0..60 {

@@ -16,7 +16,7 @@ mod common;
 use kafka_esm::config::from_cli_input_json;
 use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::metrics::Metrics;
-use kafka_esm::runtime::{self, MappingStatus, RunOptions};
+use kafka_esm::runtime::{MappingStatus, RunOptions};
 use kafka_esm_rig::{Broker, Compression, InvokeRequest, InvokeServer, Record, Reply, unique_name};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -146,7 +146,15 @@ async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_
         server,
         mapping,
     } = behind(&broker, "scaling", partitions, per_partition).await;
-    let (status_tx, mut status) = watch::channel(MappingStatus::default());
+    let common::Running {
+        stop,
+        mut status,
+        task,
+    } = common::start_mapping(
+        mapping,
+        invoker(&server, "my-fn").await,
+        RunOptions::default(),
+    );
     // Every consumer count the status ever showed.
     let mut counts_seen = status.clone();
     let counts = tokio::spawn(async move {
@@ -160,19 +168,6 @@ async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_
                 return seen;
             }
         }
-    });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let invoker = invoker(&server, "my-fn").await;
-    let task = tokio::spawn(async move {
-        runtime::run_with_status(
-            &mapping,
-            invoker,
-            async {
-                let _ = stopped.await;
-            },
-            status_tx,
-        )
-        .await
     });
     until(&mut status, Duration::from_secs(60), "6 consumers", |s| {
         s.consumers == 6
@@ -226,23 +221,14 @@ async fn two_processes_never_run_more_members_together_than_the_topic_has_partit
     let mut tasks = Vec::new();
     let mut stops = Vec::new();
     for _ in 0..2 {
-        let (status_tx, status) = watch::channel(MappingStatus::default());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let invoker = invoker(&server, "my-fn").await;
-        let mapping = mapping.clone();
-        tasks.push(tokio::spawn(async move {
-            runtime::run_with_status(
-                &mapping,
-                invoker,
-                async {
-                    let _ = stopped.await;
-                },
-                status_tx,
-            )
-            .await
-        }));
-        statuses.push(status);
-        stops.push(stop);
+        let running = common::start_mapping(
+            mapping.clone(),
+            invoker(&server, "my-fn").await,
+            RunOptions::default(),
+        );
+        tasks.push(running.task);
+        statuses.push(running.status);
+        stops.push(running.stop);
     }
     // Every (first, second, total) consumer count seen, until every record was invoked
     // and both are back to one consumer.
@@ -541,21 +527,8 @@ async fn the_metrics_endpoint_reports_list_offsets_minus_the_committed_offsets()
         metrics: Some(metrics.clone()),
         ..RunOptions::default()
     };
-    let (status_tx, _status) = watch::channel(MappingStatus::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let invoker = invoker(&server, "my-fn").await;
-    let task = tokio::spawn(async move {
-        runtime::run_with_options(
-            &mapping,
-            invoker,
-            async {
-                let _ = stopped.await;
-            },
-            status_tx,
-            options,
-        )
-        .await
-    });
+    let common::Running { stop, task, .. } =
+        common::start_mapping(mapping, invoker(&server, "my-fn").await, options);
     // Stable once every partition's failing batch was retried: its commits (sent right
     // after the successes) have landed by then.
     let mut failures: BTreeMap<i32, usize> = BTreeMap::new();

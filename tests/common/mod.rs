@@ -1,12 +1,16 @@
 //! Helpers the integration test binaries share: logging, the two rig brokers, a cluster
-//! client for a topic, and an AWS SDK configuration for the rig's local endpoints.
+//! client for a topic, an AWS SDK configuration for the rig's local endpoints, and a
+//! mapping running on a task.
 //! Each binary (`mod common;`) uses some of them, hence the `dead_code` allowance.
 
 #![allow(dead_code)]
 
 use kafka_esm::aws::{AwsOptions, StaticCredentials, sdk_config};
+use kafka_esm::config::Mapping;
+use kafka_esm::invoke::Invoker;
 use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
 use kafka_esm::kafka::conn::ConnectionConfig;
+use kafka_esm::runtime::{self, MappingStatus, RunOptions, RuntimeError, Stats};
 use kafka_esm_rig::{Broker, MockCluster, Nisshi};
 use kafka_protocol::messages::ApiKey;
 use serde_json::{Value, json};
@@ -119,4 +123,43 @@ pub fn mapping_with(
         m[k] = v.clone();
     }
     m.to_string()
+}
+
+/// A mapping running on its own task: send (or drop) `stop` to stop it, then await
+/// `task` for its stats.
+pub struct Running {
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub status: tokio::sync::watch::Receiver<MappingStatus>,
+    pub task: tokio::task::JoinHandle<Result<Stats, RuntimeError>>,
+}
+
+/// Starts `mapping` with `invoker` and `options` on a task of its own.
+pub fn start_mapping<I: Invoker + 'static>(
+    mapping: Mapping,
+    invoker: I,
+    options: RunOptions,
+) -> Running {
+    let (status_tx, status) = tokio::sync::watch::channel(MappingStatus::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        runtime::run_with_options(
+            &mapping,
+            invoker,
+            async {
+                let _ = stopped.await;
+            },
+            status_tx,
+            options,
+        )
+        .await
+    });
+    Running { stop, status, task }
+}
+
+impl Running {
+    /// Stops the mapping and returns its stats (panicking if it failed).
+    pub async fn finish(self) -> Stats {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap()
+    }
 }
