@@ -113,6 +113,7 @@ fn run(
                         Err(e) => panic!("{name}: commit: {e}"),
                     }
                 }
+                ConsumerEvent::Lost(lost) => panic!("{name}: evicted, lost {lost:?}"),
                 ConsumerEvent::Records(batch) => {
                     let mut reads = reads.lock().unwrap();
                     for p in &batch {

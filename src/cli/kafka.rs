@@ -130,6 +130,7 @@ async fn consume(args: ConsumeArgs) -> Result<()> {
         match event {
             ConsumerEvent::Assigned(parts) => eprintln!("assigned {}", names(&parts)),
             ConsumerEvent::Revoked(parts) => eprintln!("revoked {}", names(&parts)),
+            ConsumerEvent::Lost(parts) => eprintln!("lost {}", names(&parts)),
             ConsumerEvent::Records(batch) => {
                 let mut offsets = BTreeMap::new();
                 'partitions: for p in batch {

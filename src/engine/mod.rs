@@ -183,6 +183,19 @@ pub enum Action<R> {
     Revoked(TopicPartition),
 }
 
+impl<R> Action<R> {
+    /// The partition the action is about.
+    pub fn partition(&self) -> &TopicPartition {
+        match self {
+            Action::Invoke { partition, .. }
+            | Action::Commit { partition, .. }
+            | Action::SendToDestination { partition, .. }
+            | Action::Dropped { partition, .. } => partition,
+            Action::Pause(tp) | Action::Resume(tp) | Action::Revoked(tp) => tp,
+        }
+    }
+}
+
 /// The mapping engine. See the module docs.
 pub struct Engine<R: EngineRecord> {
     config: EngineConfig,
@@ -223,6 +236,15 @@ impl<R: EngineRecord> Engine<R> {
             p.revoke();
         }
         self.drive(partition, now);
+    }
+
+    /// Forgets a partition the group took away without a revocation (this member was
+    /// evicted): its buffered records and any batch in flight are abandoned, nothing of
+    /// it is committed (another member may own it already), and no action of it stays
+    /// queued. Results of its batches in flight are ignored when they come.
+    pub fn lose(&mut self, partition: &TopicPartition) {
+        self.partitions.remove(partition);
+        self.actions.retain(|a| a.partition() != partition);
     }
 
     /// The partitions assigned and not fully revoked.

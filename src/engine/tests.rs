@@ -797,3 +797,40 @@ fn with_bisect_and_partial_responses_the_rest_after_a_partial_failure_is_not_spl
     e.handle_timeout(e.poll_timeout().unwrap());
     assert_eq!(invoke(&drain(&mut e)).1, [2, 3, 4, 5]);
 }
+
+#[test]
+fn a_lost_partition_commits_nothing_and_its_late_result_is_ignored() {
+    let mut e = engine(config());
+    e.assign(tp(1), 0);
+    e.fetched(&tp(0), recs(0..3), 3, 0);
+    e.fetched(&tp(1), recs(0..3), 3, 0);
+    let a = drain(&mut e);
+    let ids: Vec<(BatchId, TopicPartition)> = a
+        .iter()
+        .filter_map(|a| match a {
+            Action::Invoke { id, partition, .. } => Some((*id, partition.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{a:?}");
+    // Partition 1's batch succeeds but its commit is not carried out yet when the
+    // member learns it was evicted: the queued commit goes with the partition.
+    let (id1, _) = ids.iter().find(|(_, p)| *p == tp(1)).unwrap();
+    e.invoked(*id1, InvokeOutcome::Success, 10);
+    e.lose(&tp(1));
+    let a = drain(&mut e);
+    assert!(a.iter().all(|a| a.partition() != &tp(1)), "{a:?}");
+    assert_eq!(e.partitions().cloned().collect::<Vec<_>>(), [tp(0)]);
+    // Partition 0 is lost with its batch in flight: the result that comes later
+    // commits nothing, and no Revoked follows (nothing waits for it).
+    let (id0, _) = ids.iter().find(|(_, p)| *p == tp(0)).unwrap();
+    e.lose(&tp(0));
+    e.invoked(*id0, InvokeOutcome::Success, 20);
+    assert_eq!(drain(&mut e), []);
+    assert!(e.partitions().next().is_none());
+    // Assigned again later, it starts over from the position given.
+    e.assign(tp(0), 3);
+    e.fetched(&tp(0), recs(3..6), 6, 30);
+    let (_, offsets, attempt) = invoke(&drain(&mut e));
+    assert_eq!((offsets, attempt), (vec![3, 4, 5], 1));
+}

@@ -11,12 +11,25 @@
 //! rebalance that hands them over (KIP-429).
 //!
 //! Positions of newly assigned partitions come from the group's committed offsets, else
-//! from [`ConsumerConfig::default_position`]. This module never commits on its own:
-//! what is committed, and when, is the caller's decision.
+//! from [`ConsumerConfig::default_position`]; with
+//! [`ConsumerConfig::commit_start_positions`] a resolved `Latest` or `Timestamp` start is
+//! committed at once, so a crash before the first commit never resolves it again past
+//! records that arrived meanwhile. Other than that, what is committed and when is the
+//! caller's decision; a commit the coordinator could not take (coordinator moved,
+//! timeout, broker restart) is kept and sent again with backoff, for partitions this
+//! member still owns, until it lands or is superseded.
+//!
+//! The group task heartbeats all the time, also while a revocation waits for the
+//! caller's in-flight work (which may take as long as a function's timeout: the
+//! rebalance timeout must cover it). A member the coordinator evicted or fenced has
+//! *lost* its partitions ([`ConsumerEvent::Lost`]): another member may own them
+//! already, so their work must be abandoned, not committed.
 
 use crate::kafka::cluster::{Cluster, KafkaCode};
 use crate::kafka::coordinator::{GroupConfig, GroupError, GroupMember, MemberSubscription};
-use crate::kafka::fetcher::{FetchConfig, FetchError, FetchPosition, Fetcher, PartitionRecords};
+use crate::kafka::fetcher::{
+    FetchConfig, FetchError, FetchPosition, Fetcher, PartitionRecords, list_offsets,
+};
 use crate::kafka::group::assignor::{self, Assignor, Member, RebalanceProtocol};
 use crate::kafka::messages::consumer_protocol::{Assignment, Subscription, TopicPartitions};
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,8 +37,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-
-const REBALANCE_IN_PROGRESS: i16 = 27;
 
 /// A topic and partition.
 pub type TopicPartition = (String, i32);
@@ -49,6 +60,14 @@ pub struct ConsumerConfig {
     pub fetch: FetchConfig,
     /// [`GroupConfig::leader_sync_delay`]: zero but for librdkafka's mock coordinator.
     pub leader_sync_delay: Duration,
+    /// Commit the resolved start of a newly assigned partition that has no committed
+    /// offset, when `default_position` is `Latest` or `Timestamp` (which would resolve
+    /// elsewhere later).
+    pub commit_start_positions: bool,
+    /// Acknowledge a revocation only once [`Consumer::release`] was called for each of its
+    /// partitions (the caller may go on polling the others meanwhile), instead of at the
+    /// next [`Consumer::poll`].
+    pub hold_revocations: bool,
 }
 
 impl ConsumerConfig {
@@ -66,6 +85,8 @@ impl ConsumerConfig {
             default_position: FetchPosition::Latest,
             fetch: FetchConfig::default(),
             leader_sync_delay: Duration::ZERO,
+            commit_start_positions: false,
+            hold_revocations: false,
         }
     }
 }
@@ -82,6 +103,10 @@ pub enum ConsumerEvent {
     Revoked(Vec<TopicPartition>),
     /// Records fetched from assigned partitions.
     Records(Vec<PartitionRecords>),
+    /// These partitions were taken away without a revocation (the coordinator evicted or
+    /// fenced this member): another member may own them already. Abandon their work and
+    /// commit nothing of it; no more of their records will be returned.
+    Lost(Vec<TopicPartition>),
 }
 
 /// Why the consumer stopped or a call failed.
@@ -123,6 +148,8 @@ enum GroupEvent {
     Assigned(Vec<(TopicPartition, Option<i64>)>),
     /// Revoke these; answer on `ack` once their work is done.
     Revoke(Vec<TopicPartition>, oneshot::Sender<()>),
+    /// These are gone already (eviction): no acknowledgement is awaited.
+    Lost(Vec<TopicPartition>),
     /// The group task stopped on this error.
     Fatal(GroupError),
 }
@@ -144,8 +171,11 @@ pub struct Consumer {
     assigned: BTreeSet<TopicPartition>,
     events: mpsc::Receiver<GroupEvent>,
     commands: mpsc::Sender<Command>,
-    /// A revocation the caller has been told about, acknowledged at the next poll.
-    revoking: Option<oneshot::Sender<()>>,
+    /// A revocation the caller has been told about and the partitions of it not
+    /// released yet: acknowledged at the next poll, or once all are released with
+    /// [`ConsumerConfig::hold_revocations`].
+    revoking: Option<(BTreeSet<TopicPartition>, oneshot::Sender<()>)>,
+    hold_revocations: bool,
     /// The member id the coordinator gave the group task (empty when not a member).
     member_id: watch::Receiver<String>,
     task: Option<JoinHandle<()>>,
@@ -160,6 +190,7 @@ impl Consumer {
         let fetcher = Fetcher::new(cluster.clone(), config.fetch.clone());
         let group_id = config.group_id.clone();
         let default_position = config.default_position;
+        let hold_revocations = config.hold_revocations;
         let (member_id_tx, member_id) = watch::channel(String::new());
         let task = GroupTask::new(cluster, config, event_tx, command_rx, member_id_tx);
         Consumer {
@@ -170,6 +201,7 @@ impl Consumer {
             events,
             commands,
             revoking: None,
+            hold_revocations,
             member_id,
             task: Some(tokio::spawn(tracing::Instrument::in_current_span(
                 task.run(),
@@ -199,9 +231,12 @@ impl Consumer {
     }
 
     /// The next assignment change or the next records. Acknowledges a revocation
-    /// returned by the previous call. Cancel-safe: dropping the future loses nothing.
+    /// returned by the previous call (unless [`ConsumerConfig::hold_revocations`]).
+    /// Cancel-safe: dropping the future loses nothing.
     pub async fn poll(&mut self) -> Result<ConsumerEvent, ConsumerError> {
-        if let Some(ack) = self.revoking.take() {
+        if !self.hold_revocations
+            && let Some((_, ack)) = self.revoking.take()
+        {
             // The group task may be gone (fatal error); the next recv says so.
             let _ = ack.send(());
         }
@@ -251,20 +286,60 @@ impl Consumer {
                 Ok(ConsumerEvent::Assigned(added))
             }
             GroupEvent::Revoke(partitions, ack) => {
-                for (topic, partition) in &partitions {
-                    self.fetcher.unassign(topic, *partition);
-                    self.assigned.remove(&(topic.clone(), *partition));
-                }
-                self.revoking = Some(ack);
+                self.unassign(&partitions);
+                self.revoking = Some((partitions.iter().cloned().collect(), ack));
                 Ok(ConsumerEvent::Revoked(partitions))
+            }
+            GroupEvent::Lost(partitions) => {
+                self.unassign(&partitions);
+                // A revocation of them is moot: the group task no longer waits for it.
+                if let Some((left, _)) = &mut self.revoking {
+                    for tp in &partitions {
+                        left.remove(tp);
+                    }
+                    if left.is_empty() {
+                        self.revoking = None;
+                    }
+                }
+                Ok(ConsumerEvent::Lost(partitions))
             }
             GroupEvent::Fatal(e) => Err(e.into()),
         }
     }
 
+    fn unassign(&mut self, partitions: &[TopicPartition]) {
+        for (topic, partition) in partitions {
+            self.fetcher.unassign(topic, *partition);
+            self.assigned.remove(&(topic.clone(), *partition));
+        }
+    }
+
+    /// With [`ConsumerConfig::hold_revocations`]: the caller is done with a revoked
+    /// partition (its last commit made). Once every partition of the revocation is
+    /// released, the member rejoins the group. A partition not being revoked is ignored.
+    pub fn release(&mut self, partition: &TopicPartition) {
+        let Some((left, _)) = &mut self.revoking else {
+            return;
+        };
+        left.remove(partition);
+        if left.is_empty()
+            && let Some((_, ack)) = self.revoking.take()
+        {
+            let _ = ack.send(());
+        }
+    }
+
+    /// Whether a revocation waits for [`Consumer::release`] of some partitions.
+    pub fn is_revoking(&self) -> bool {
+        self.revoking.is_some()
+    }
+
     /// Commits `offsets` (partition → the next offset to consume) for this member's
-    /// generation. [`GroupError::Rejoin`] means nothing was committed: the group moved
-    /// on and whoever owns those partitions next reads the records again.
+    /// generation. An error says the coordinator did not take them this time: a
+    /// retriable one is kept and sent again with backoff (for the partitions this member
+    /// still owns, superseded by later commits); [`GroupError::Rejoin`] with a stale
+    /// generation means the group moved on, and whoever owns those partitions next reads
+    /// the records again.
     pub async fn commit(
         &self,
         offsets: BTreeMap<TopicPartition, i64>,
@@ -280,7 +355,7 @@ impl Consumer {
     /// Leaves the group (its partitions go to the other members at once) and stops the
     /// heartbeat task. Commit first: nothing is committed here.
     pub async fn close(mut self) -> Result<(), ConsumerError> {
-        if let Some(ack) = self.revoking.take() {
+        if let Some((_, ack)) = self.revoking.take() {
             let _ = ack.send(());
         }
         let (reply, answer) = oneshot::channel();
@@ -321,6 +396,87 @@ enum Next {
     Stop,
 }
 
+/// How waiting for a revocation's acknowledgement ended.
+enum Waited {
+    Acked,
+    /// The coordinator evicted the member meanwhile: the partitions are lost.
+    Lost,
+    Stop,
+}
+
+/// Error codes of a heartbeat that mean this member is no longer in the group (its
+/// partitions may have new owners), as opposed to a rebalance it takes part in.
+const UNKNOWN_MEMBER_ID: i16 = 25;
+const ILLEGAL_GENERATION: i16 = 22;
+
+/// Whether `e` says the member was evicted or its generation is gone.
+fn evicted(e: &GroupError) -> bool {
+    matches!(
+        e,
+        GroupError::Rejoin {
+            code: KafkaCode(UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION),
+            ..
+        }
+    )
+}
+
+/// Offsets the caller asked to commit that the coordinator has not taken yet, and when
+/// to send them again.
+#[derive(Debug, Default)]
+struct PendingCommits {
+    offsets: BTreeMap<TopicPartition, i64>,
+    /// Consecutive failed attempts, for the backoff.
+    failures: u32,
+    retry_at: Option<tokio::time::Instant>,
+}
+
+impl PendingCommits {
+    fn add(&mut self, offsets: BTreeMap<TopicPartition, i64>) {
+        self.offsets.extend(offsets);
+    }
+
+    /// Forgets partitions this member no longer owns: a commit of them now could move
+    /// a new owner's offset back.
+    fn keep_only(&mut self, owned: impl Fn(&TopicPartition) -> bool) {
+        self.offsets.retain(|tp, _| owned(tp));
+        if self.offsets.is_empty() {
+            self.failures = 0;
+            self.retry_at = None;
+        }
+    }
+
+    /// The attempt carrying `sent` succeeded: what was sent is done (a partition asked
+    /// again meanwhile stays).
+    fn landed(&mut self, sent: &BTreeMap<TopicPartition, i64>) {
+        for (tp, offset) in sent {
+            if self.offsets.get(tp) == Some(offset) {
+                self.offsets.remove(tp);
+            }
+        }
+        self.failures = 0;
+        self.retry_at = None;
+    }
+
+    /// The attempt failed and will be retried after a backoff.
+    fn failed(&mut self) {
+        self.failures += 1;
+        self.retry_at = Some(tokio::time::Instant::now() + commit_backoff(self.failures));
+    }
+
+    /// When a retry is due (pending forever when none is).
+    async fn due(&self) {
+        match self.retry_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// 100 ms doubling to 5 s.
+fn commit_backoff(failures: u32) -> Duration {
+    Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5))
+}
+
 /// Owns the [`GroupMember`]: joins, heartbeats, serves commits, announces assignment
 /// changes and waits for revocations to be acknowledged.
 struct GroupTask {
@@ -332,6 +488,10 @@ struct GroupTask {
     /// The partitions the consumer holds, and the generation they are from.
     owned: BTreeSet<TopicPartition>,
     owned_generation: i32,
+    /// Partitions announced revoked and not acknowledged yet: their final commits are
+    /// still taken.
+    revoking: BTreeSet<TopicPartition>,
+    pending: PendingCommits,
     member_id: watch::Sender<String>,
 }
 
@@ -362,6 +522,8 @@ impl GroupTask {
             commands,
             owned: BTreeSet::new(),
             owned_generation: -1,
+            revoking: BTreeSet::new(),
+            pending: PendingCommits::default(),
             member_id,
         }
     }
@@ -416,8 +578,10 @@ impl GroupTask {
             // Only a cooperative member still owns partitions here (an eager one revoked
             // everything before joining): give them up, then rejoin so the leader can
             // hand them to their new owners.
-            if self.revoke(revoked).await {
-                return Ok(Next::Stop);
+            match self.revoke(revoked).await {
+                Waited::Stop => return Ok(Next::Stop),
+                Waited::Lost => return Ok(Next::Rejoin),
+                Waited::Acked => {}
             }
             if cooperative {
                 self.owned_generation = generation.generation_id;
@@ -426,6 +590,8 @@ impl GroupTask {
             }
         }
         self.owned_generation = generation.generation_id;
+        // Commits kept from the last generation go out again with this one.
+        self.pending.keep_only(|tp| self.owned.contains(tp));
         self.announce_added(added).await?;
 
         let mut beat = tokio::time::interval(self.config.heartbeat_interval);
@@ -435,19 +601,21 @@ impl GroupTask {
             tokio::select! {
                 _ = beat.tick() => match self.member.heartbeat().await {
                     Ok(()) => {}
+                    Err(e) if evicted(&e) => {
+                        tracing::warn!(group = %self.config.group_id, "evicted: {e}");
+                        if self.lose_all().await {
+                            return Ok(Next::Stop);
+                        }
+                        return Ok(Next::Rejoin);
+                    }
                     Err(e) if e.needs_rejoin() => {
                         tracing::info!(group = %self.config.group_id, "rebalance: {e}");
-                        // A cooperative member keeps its partitions through a rebalance,
-                        // unless it was evicted or fenced: then they may have new owners
-                        // already, and are lost.
-                        let lost = !matches!(
-                            e,
-                            GroupError::Rejoin { code: KafkaCode(REBALANCE_IN_PROGRESS), .. }
-                        );
-                        if (!cooperative || lost) && !self.owned.is_empty() {
+                        // A cooperative member keeps its partitions through a rebalance.
+                        if !cooperative && !self.owned.is_empty() {
                             let all: Vec<_> = self.owned.iter().cloned().collect();
-                            if self.revoke(all).await {
-                                return Ok(Next::Stop);
+                            match self.revoke(all).await {
+                                Waited::Stop => return Ok(Next::Stop),
+                                Waited::Acked | Waited::Lost => {}
                             }
                         }
                         return Ok(Next::Rejoin);
@@ -457,6 +625,7 @@ impl GroupTask {
                     }
                     Err(e) => return Err(e),
                 },
+                _ = self.pending.due() => self.flush().await,
                 command = self.commands.recv() => {
                     if self.serve(command).await {
                         return Ok(Next::Stop);
@@ -466,47 +635,196 @@ impl GroupTask {
         }
     }
 
-    /// Fetches the committed offsets of `added` and tells the consumer.
+    /// Fetches the committed offsets of `added`, commits the resolved start of those
+    /// with none (when configured), and tells the consumer.
     async fn announce_added(&mut self, added: Vec<TopicPartition>) -> Result<(), GroupError> {
         if added.is_empty() {
             return Ok(());
         }
-        let committed = self.member.committed(&added).await?;
+        let mut committed = self.member.committed(&added).await?;
+        self.owned.extend(added.iter().cloned());
+        let pin = self.config.commit_start_positions
+            && matches!(
+                self.config.default_position,
+                FetchPosition::Latest | FetchPosition::Timestamp(_)
+            );
+        if pin {
+            let starts = self.resolve_starts(&added, &committed).await?;
+            if !starts.is_empty() {
+                tracing::info!(group = %self.config.group_id, ?starts, "committing where new partitions start");
+                committed.extend(starts.clone());
+                self.pending.add(starts);
+                self.flush().await;
+            }
+        }
         let with_offsets = added
             .iter()
             .map(|tp| (tp.clone(), committed.get(tp).copied()))
             .collect();
-        self.owned.extend(added);
         // The consumer may be gone; the next command recv ends the task then.
         let _ = self.events.send(GroupEvent::Assigned(with_offsets)).await;
         Ok(())
     }
 
-    /// Announces a revocation and waits for the consumer's acknowledgement, serving
-    /// its commits meanwhile. Returns true when the task must stop.
-    async fn revoke(&mut self, partitions: Vec<TopicPartition>) -> bool {
+    /// Where the partitions of `added` without a committed offset start, resolved now.
+    async fn resolve_starts(
+        &self,
+        added: &[TopicPartition],
+        committed: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<BTreeMap<TopicPartition, i64>, GroupError> {
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for tp in added.iter().filter(|tp| !committed.contains_key(*tp)) {
+            by_topic.entry(tp.0.as_str()).or_default().push(tp.1);
+        }
+        let mut starts = BTreeMap::new();
+        for (topic, partitions) in by_topic {
+            let offsets = list_offsets(
+                &self.cluster,
+                topic,
+                &partitions,
+                self.config.default_position,
+                self.config.fetch.isolation,
+            )
+            .await
+            .map_err(|e| GroupError::StartPosition {
+                group: self.config.group_id.clone(),
+                source: Box::new(e),
+            })?;
+            for (p, offset) in offsets {
+                starts.insert((topic.to_string(), p), offset);
+            }
+        }
+        Ok(starts)
+    }
+
+    /// Announces a revocation and waits for the consumer's acknowledgement, heartbeating
+    /// (the consumer's in-flight work may take long) and serving its commits meanwhile;
+    /// then sends what is still pending of the revoked partitions' commits, and forgets
+    /// them.
+    async fn revoke(&mut self, partitions: Vec<TopicPartition>) -> Waited {
         for tp in &partitions {
             self.owned.remove(tp);
+            self.revoking.insert(tp.clone());
         }
         let (ack, mut acked) = oneshot::channel();
         if self
             .events
-            .send(GroupEvent::Revoke(partitions, ack))
+            .send(GroupEvent::Revoke(partitions.clone(), ack))
             .await
             .is_err()
         {
-            return true;
+            return Waited::Stop;
         }
-        loop {
+        let mut beat = tokio::time::interval(self.config.heartbeat_interval);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        beat.tick().await;
+        let waited = loop {
             tokio::select! {
                 // An acknowledgement dropped unsent: the consumer is gone.
-                done = &mut acked => return done.is_err(),
+                done = &mut acked => break if done.is_err() { Waited::Stop } else { Waited::Acked },
+                // REBALANCE_IN_PROGRESS is the expected answer: it keeps the session
+                // alive while the coordinator waits for this member to rejoin.
+                _ = beat.tick() => match self.member.heartbeat().await {
+                    Err(e) if evicted(&e) => {
+                        tracing::warn!(group = %self.config.group_id, "evicted while revoking: {e}");
+                        self.revoking.clear();
+                        self.pending.keep_only(|_| false);
+                        let _ = self.events.send(GroupEvent::Lost(partitions.clone())).await;
+                        break Waited::Lost;
+                    }
+                    Err(e) if !e.is_retriable() => {
+                        tracing::warn!(group = %self.config.group_id, "heartbeat while revoking: {e}");
+                    }
+                    _ => {}
+                },
+                _ = self.pending.due() => self.flush().await,
                 command = self.commands.recv() => {
                     if self.serve(command).await {
-                        return true;
+                        break Waited::Stop;
                     }
                 }
             }
+        };
+        if matches!(waited, Waited::Acked) {
+            self.flush_within(self.config.session_timeout / 2).await;
+        }
+        self.revoking.clear();
+        self.pending.keep_only(|tp| self.owned.contains(tp));
+        waited
+    }
+
+    /// The member was evicted: every partition it held may have a new owner already.
+    /// Returns true when the task must stop (the consumer is gone).
+    async fn lose_all(&mut self) -> bool {
+        let all: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
+        self.pending.keep_only(|_| false);
+        if all.is_empty() {
+            return false;
+        }
+        self.events.send(GroupEvent::Lost(all)).await.is_err()
+    }
+
+    /// Sends the pending commits of partitions this member owns or is revoking; a
+    /// retriable failure is retried later, any other drops them (and is logged).
+    async fn flush(&mut self) {
+        let _ = self.try_flush().await;
+    }
+
+    async fn try_flush(&mut self) -> Result<(), GroupError> {
+        let (owned, revoking) = (&self.owned, &self.revoking);
+        self.pending
+            .keep_only(|tp| owned.contains(tp) || revoking.contains(tp));
+        if self.pending.offsets.is_empty() {
+            return Ok(());
+        }
+        let sent = self.pending.offsets.clone();
+        match self.member.commit(&sent).await {
+            Ok(()) => {
+                if self.pending.failures > 0 {
+                    tracing::info!(group = %self.config.group_id, ?sent, "committed after retrying");
+                }
+                self.pending.landed(&sent);
+                Ok(())
+            }
+            Err(e) if e.is_retriable() => {
+                self.pending.failed();
+                tracing::warn!(
+                    group = %self.config.group_id,
+                    attempt = self.pending.failures,
+                    "commit not taken, retrying: {e}"
+                );
+                Err(e)
+            }
+            Err(e) => {
+                tracing::error!(group = %self.config.group_id, ?sent, "commit refused: {e}");
+                self.pending.landed(&sent);
+                Err(e)
+            }
+        }
+    }
+
+    /// Retries the pending commits until they land or `limit` passed (a revocation or a
+    /// leave can't wait for ever: the group waits for this member).
+    async fn flush_within(&mut self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        let _ = tokio::time::timeout_at(deadline, async {
+            while !self.pending.offsets.is_empty() {
+                if let Err(e) = self.try_flush().await
+                    && (!e.is_retriable() || e.needs_rejoin())
+                {
+                    // A stale generation can't commit: the next owner reads them again.
+                    return;
+                }
+                self.pending.due().await;
+            }
+        })
+        .await;
+        if !self.pending.offsets.is_empty() {
+            tracing::warn!(
+                group = %self.config.group_id,
+                offsets = ?self.pending.offsets,
+                "commits not taken in time; those records will be read again"
+            );
         }
     }
 
@@ -530,22 +848,24 @@ impl GroupTask {
     async fn serve(&mut self, command: Option<Command>) -> bool {
         match command {
             Some(Command::Commit(offsets, reply)) => {
-                let _ = reply.send(self.member.commit(&offsets).await);
+                self.pending.add(offsets);
+                let _ = reply.send(self.try_flush().await);
                 false
             }
             Some(Command::Leave(reply)) => {
+                self.flush_within(self.config.session_timeout / 2).await;
                 let _ = reply.send(self.member.leave().await);
                 self.member_id.send_replace(String::new());
                 true
             }
             None => {
+                self.flush_within(self.config.session_timeout / 2).await;
                 let _ = self.member.leave().await;
                 self.member_id.send_replace(String::new());
                 true
             }
         }
     }
-
     /// The JoinGroup protocols: each assignor with this member's subscription (a
     /// cooperative one lists the partitions still owned and their generation).
     fn protocols(&self) -> Vec<(String, Subscription)> {
@@ -625,4 +945,79 @@ fn partitions_of(assignment: &Assignment) -> BTreeSet<TopicPartition> {
         .iter()
         .flat_map(|tp| tp.partitions.iter().map(|p| (tp.topic.clone(), *p)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(p: i32) -> TopicPartition {
+        ("t".to_string(), p)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pending_commits_keep_the_latest_offset_and_back_off() {
+        let mut pending = PendingCommits::default();
+        pending.add(BTreeMap::from([(tp(0), 5), (tp(1), 7)]));
+        let sent = pending.offsets.clone();
+        pending.failed();
+        let first = pending.retry_at.unwrap() - tokio::time::Instant::now();
+        assert_eq!(first, Duration::from_millis(200));
+        // A later commit of partition 0 supersedes the one that failed.
+        pending.add(BTreeMap::from([(tp(0), 9)]));
+        pending.failed();
+        assert_eq!(
+            pending.retry_at.unwrap() - tokio::time::Instant::now(),
+            Duration::from_millis(400)
+        );
+        // The retry is due at its time, not before.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(399), pending.due())
+                .await
+                .is_err()
+        );
+        tokio::time::timeout(Duration::from_millis(2), pending.due())
+            .await
+            .unwrap();
+        // The attempt that carried (0 → 5, 1 → 7) landed: partition 0 still wants 9.
+        pending.landed(&sent);
+        assert_eq!(pending.offsets, BTreeMap::from([(tp(0), 9)]));
+        assert_eq!((pending.failures, pending.retry_at), (0, None));
+    }
+
+    #[test]
+    fn pending_commits_of_partitions_no_longer_owned_are_forgotten() {
+        let mut pending = PendingCommits::default();
+        pending.add(BTreeMap::from([(tp(0), 5), (tp(1), 7)]));
+        pending.failed();
+        pending.keep_only(|p| *p == tp(1));
+        assert_eq!(pending.offsets, BTreeMap::from([(tp(1), 7)]));
+        assert!(pending.retry_at.is_some());
+        pending.keep_only(|_| false);
+        assert!(pending.offsets.is_empty());
+        assert_eq!((pending.failures, pending.retry_at), (0, None));
+    }
+
+    #[test]
+    fn the_commit_backoff_doubles_to_five_seconds() {
+        assert_eq!(commit_backoff(1), Duration::from_millis(200));
+        assert_eq!(commit_backoff(5), Duration::from_millis(3200));
+        assert_eq!(commit_backoff(6), Duration::from_secs(5));
+        assert_eq!(commit_backoff(60), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn eviction_is_told_from_a_rebalance() {
+        let rejoin = |code| GroupError::Rejoin {
+            group: "g".into(),
+            api: kafka_protocol::messages::ApiKey::Heartbeat,
+            code: KafkaCode(code),
+        };
+        assert!(evicted(&rejoin(UNKNOWN_MEMBER_ID)));
+        assert!(evicted(&rejoin(ILLEGAL_GENERATION)));
+        assert!(
+            !evicted(&rejoin(27)),
+            "REBALANCE_IN_PROGRESS keeps the partitions"
+        );
+    }
 }

@@ -11,6 +11,7 @@
 
 use crate::kafka::cluster::{Cluster, ClusterError, KafkaCode};
 use crate::kafka::conn::{ConnError, Connection};
+use crate::kafka::fetcher::FetchError;
 use crate::kafka::messages::consumer_protocol::{self, Assignment, Subscription};
 use crate::kafka::messages::describe_groups::{self, DescribedGroup};
 use crate::kafka::messages::{
@@ -97,6 +98,12 @@ pub enum GroupError {
     NotDescribed { group: String },
     #[error("group {group}: the leader's assignor failed: {reason}")]
     Assignor { group: String, reason: String },
+    /// Resolving where newly assigned partitions start (ListOffsets) failed.
+    #[error("group {group}: resolving where the assigned partitions start: {source}")]
+    StartPosition {
+        group: String,
+        source: Box<FetchError>,
+    },
     #[error(transparent)]
     Cluster(#[from] ClusterError),
 }
@@ -119,6 +126,7 @@ impl GroupError {
             GroupError::Rejoin { .. } => true,
             GroupError::Kafka { code, .. } => code.is_retriable(),
             GroupError::Cluster(e) => e.is_retriable(),
+            GroupError::StartPosition { source, .. } => source.is_retriable(),
             _ => false,
         }
     }
@@ -128,6 +136,7 @@ impl GroupError {
         match self {
             GroupError::Kafka { code, .. } | GroupError::Rejoin { code, .. } => code.reason(),
             GroupError::Cluster(e) => e.reason(),
+            GroupError::StartPosition { source, .. } => source.reason(),
             _ => None,
         }
     }

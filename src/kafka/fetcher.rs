@@ -223,6 +223,17 @@ impl FetchError {
         }
     }
 
+    /// Whether a later attempt may succeed: a transient transport or metadata
+    /// condition, or a retriable Kafka error code.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            FetchError::Partition { error, .. } | FetchError::Broker { error, .. } => {
+                error.is_retriable()
+            }
+            _ => self.is_transient(),
+        }
+    }
+
     /// A transport or metadata condition worth a metadata refresh and a later retry.
     fn is_transient(&self) -> bool {
         match self {

@@ -46,7 +46,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
 /// Why the mapping stopped.
@@ -676,6 +676,19 @@ impl LagMonitor {
     }
 }
 
+/// The longest one invocation of `mapping`'s function may run: `FunctionTimeout`, else
+/// Lambda's maximum function timeout (15 minutes).
+pub fn invocation_limit(mapping: &Mapping) -> Duration {
+    mapping
+        .esm
+        .function_timeout
+        .unwrap_or(Duration::from_secs(15 * 60))
+}
+
+/// What the rebalance timeout adds to [`invocation_limit`]: the commit after the last
+/// invocation, and the invoker's own margin past the function's timeout.
+const REBALANCE_MARGIN: Duration = Duration::from_secs(60);
+
 /// Where a partition with no committed offset starts, for `mapping`.
 fn default_position(mapping: &Mapping) -> FetchPosition {
     match mapping.starting_position {
@@ -716,6 +729,15 @@ async fn run_member<I: Invoker>(
         config.session_timeout = t;
         config.heartbeat_interval = (t / 3).min(config.heartbeat_interval);
     }
+    // A revocation waits for invocations in flight: the group must wait as long, or it
+    // evicts this member and hands the partition on while the old invocation runs.
+    config.rebalance_timeout = config
+        .rebalance_timeout
+        .max(invocation_limit(&mapping) + REBALANCE_MARGIN);
+    // A restart must not resolve LATEST (or a timestamp) again past what arrived since.
+    config.commit_start_positions = true;
+    // Partitions not revoked keep flowing while revoked ones finish their work.
+    config.hold_revocations = true;
     let consumer = Consumer::start(cluster, config);
     shared
         .member_ids
@@ -732,6 +754,7 @@ async fn run_member<I: Invoker>(
         invocations: JoinSet::new(),
         inflight: HashMap::new(),
         deliveries: JoinSet::new(),
+        delivering: HashMap::new(),
         last_response: HashMap::new(),
         revoking: BTreeSet::new(),
         stats: Stats::default(),
@@ -766,10 +789,12 @@ struct Runner<I: Invoker> {
     encoder: EventEncoder,
     sizer: Sizer,
     invocations: JoinSet<InvokeResult>,
-    /// Invocations under way: id → partition and record count.
-    inflight: HashMap<BatchId, (TopicPartition, usize)>,
+    /// Invocations under way: id → partition, record count and the task.
+    inflight: HashMap<BatchId, (TopicPartition, usize, AbortHandle)>,
     /// Writes to the destination under way.
     deliveries: JoinSet<DeliveryResult>,
+    /// Each write to the destination under way: id → partition and the task.
+    delivering: HashMap<BatchId, (TopicPartition, AbortHandle)>,
     /// What each partition's last invocation returned: the `responseContext` of a batch
     /// given up (one batch per partition is handled at a time, so it is that batch's).
     last_response: HashMap<TopicPartition, ResponseContext>,
@@ -814,13 +839,11 @@ impl<I: Invoker> Runner<I> {
                 Some(done) = self.invocations.join_next(), if !self.invocations.is_empty() => {
                     match done {
                         Ok((id, key, result, took)) => {
-                            let records = match self.inflight.remove(&id) {
-                                Some((tp, n)) => {
-                                    self.last_response.insert(tp, response_context(&result));
-                                    n
-                                }
-                                None => 0,
+                            let Some((tp, records, _)) = self.inflight.remove(&id) else {
+                                // Its partition was lost meanwhile.
+                                continue;
                             };
+                            self.last_response.insert(tp, response_context(&result));
                             self.count_invocation(&result, records, took);
                             if let Err(e) = &result {
                                 tracing::warn!(partition = %key, "invocation failed: {e}");
@@ -833,21 +856,27 @@ impl<I: Invoker> Runner<I> {
                             self.record_result(&result);
                             self.engine.invoked(id, o, now());
                         }
+                        Err(e) if e.is_cancelled() => {}
                         Err(e) => tracing::error!("an invocation task failed: {e}"),
                     }
                 }
                 Some(done) = self.deliveries.join_next(), if !self.deliveries.is_empty() => {
                     match done {
                         Ok((id, key, count, result)) => {
+                            if self.delivering.remove(&id).is_none() {
+                                // Its partition was lost meanwhile.
+                                continue;
+                            }
                             let written = result.is_ok();
                             self.record_delivery(&key, count, result);
                             self.engine.delivered(id, written, now());
                         }
+                        Err(e) if e.is_cancelled() => {}
                         Err(e) => tracing::error!("a destination task failed: {e}"),
                     }
                 }
                 _ = sleep => self.engine.handle_timeout(now()),
-                event = self.consumer.poll(), if self.revoking.is_empty() && !stopping => {
+                event = self.consumer.poll(), if !stopping => {
                     let retried = self.consumer.fetcher().retried_errors();
                     self.shared.metrics.polling_errors.add(retried.saturating_sub(self.retried_seen));
                     self.retried_seen = retried;
@@ -893,6 +922,15 @@ impl<I: Invoker> Runner<I> {
                     self.engine.revoke(&tp, t);
                 }
             }
+            ConsumerEvent::Lost(parts) => {
+                for tp in parts {
+                    tracing::warn!(
+                        partition = %key(&tp),
+                        "lost (this member was evicted): its work in flight is abandoned, nothing of it is committed"
+                    );
+                    self.lose(&tp);
+                }
+            }
             ConsumerEvent::Records(batch) => {
                 for p in batch {
                     let tp = (p.topic.clone(), p.partition);
@@ -918,6 +956,29 @@ impl<I: Invoker> Runner<I> {
                 }
             }
         }
+    }
+
+    /// Forgets a partition another member may own already: the engine drops its
+    /// records and pending commits, and its invocation and destination write in flight
+    /// are abandoned (their results would commit for the wrong owner).
+    fn lose(&mut self, tp: &TopicPartition) {
+        self.engine.lose(tp);
+        self.revoking.remove(tp);
+        self.last_response.remove(tp);
+        self.inflight.retain(|_, (p, _, task)| {
+            let keep = p != tp;
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        self.delivering.retain(|_, (p, task)| {
+            let keep = p != tp;
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
     }
 
     /// Carries out every pending engine action; commits are sent together, last.
@@ -969,6 +1030,7 @@ impl<I: Invoker> Runner<I> {
                     // moves the partition.
                     self.commit(&mut commits).await?;
                     self.revoking.remove(&tp);
+                    self.consumer.release(&tp);
                 }
             }
         }
@@ -989,11 +1051,12 @@ impl<I: Invoker> Runner<I> {
                 tracing::debug!(?offsets, "committed");
                 Ok(())
             }
-            // The group moved on: the next owner reads those records again (at least
-            // once); the rebalance itself arrives through poll.
+            // The consumer sends it again with backoff while the partitions are this
+            // member's; if the group moved on, the next owner reads those records again
+            // (at least once), and the rebalance itself arrives through poll.
             Err(e) if e.is_retriable() => {
                 self.shared.metrics.polling_errors.add(1);
-                tracing::warn!("commit refused, records will be read again: {e}");
+                tracing::warn!("commit not taken yet, retrying: {e}");
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -1037,13 +1100,14 @@ impl<I: Invoker> Runner<I> {
             at: now(),
         };
         tracing::debug!(partition = %k, records = count, condition = condition.as_str(), "writing to the on-failure destination");
-        self.deliveries.spawn(
+        let task = self.deliveries.spawn(
             async move {
                 let result = destination.send(&failure).await;
                 (id, k, count, result)
             }
             .in_current_span(),
         );
+        self.delivering.insert(id, (tp, task));
     }
 
     /// Counts a write to the destination and reports a failing one.
@@ -1095,9 +1159,8 @@ impl<I: Invoker> Runner<I> {
         tracing::debug!(partition = %key(&tp), records = n, bytes = event.len(), attempt, "invoking");
         let invoker = self.shared.invoker.clone();
         let k = key(&tp);
-        self.inflight.insert(id, (tp, n));
         let payload = event.payload();
-        self.invocations.spawn(
+        let task = self.invocations.spawn(
             async move {
                 let started = std::time::Instant::now();
                 let result = invoker.invoke(payload).await;
@@ -1105,6 +1168,7 @@ impl<I: Invoker> Runner<I> {
             }
             .in_current_span(),
         );
+        self.inflight.insert(id, (tp, n, task));
     }
 
     /// The metrics of a finished invocation of `records` records.
