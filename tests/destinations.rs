@@ -74,6 +74,7 @@ async fn start(mapping: Mapping, server: &InvokeServer, moto: &str) -> common::R
                 session_token: None,
             }),
             max_attempts: Some(1),
+            ..AwsOptions::default()
         },
         ..RunOptions::default()
     };
