@@ -230,6 +230,9 @@ fn service_retry(code: Option<&str>, status: u16) -> Retry {
         | "RequestExpired"
         | "RequestTimeTooSkewed"
         | "OperationAborted" => Retry::Transient,
+        // S3's answer for a bucket in another region than the client's: it stays there.
+        "PermanentRedirect" => Retry::Permanent,
+        _ if status == 301 => Retry::Permanent,
         _ if (400..500).contains(&status) && status != 408 && status != 429 => Retry::Permanent,
         _ => Retry::Transient,
     }
@@ -372,6 +375,7 @@ mod tests {
             ("KMS.AccessDeniedException", 400),
             ("EntityTooLarge", 400),
             ("InvalidClientTokenId", 403),
+            ("PermanentRedirect", 301),
         ] {
             assert_eq!(
                 service_retry(Some(code), status),
