@@ -9,11 +9,18 @@
 //! Retries are explicit: callers say how many attempts a client may make, because the
 //! mapping engine owns retry policy for invocations and must not be second-guessed by
 //! hidden SDK retries.
+//!
+//! Every client has connect, read, attempt and operation timeouts ([`Timeouts`]): without
+//! them a half-open connection (a peer that accepted and never answers) would hang the
+//! request, and the partition waiting on it, forever. A timed-out request is an error
+//! like any other transport failure, which callers retry.
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls;
 use std::fmt;
+use std::time::Duration;
 
 /// Where and as whom to reach AWS.
 #[derive(Clone, Default)]
@@ -28,6 +35,49 @@ pub struct AwsOptions {
     /// Attempts per request including the first (1 = no SDK retries). The SDK's
     /// standard policy (3) when `None`.
     pub max_attempts: Option<u32>,
+    /// How long a request may take; [`Timeouts::DEFAULT`] unless set.
+    pub timeouts: Timeouts,
+}
+
+/// How long an AWS request may take, at each stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing the TCP (and TLS) connection.
+    pub connect: Duration,
+    /// From sending the request to the first byte of the answer.
+    pub read: Duration,
+    /// One attempt, start to end.
+    pub attempt: Duration,
+    /// The whole operation, every attempt and the waits between them included.
+    pub operation: Duration,
+}
+
+impl Timeouts {
+    /// For requests that answer at once (SQS, SNS, S3, Secrets Manager): generous for a
+    /// slow link (an S3 object holds up to a 6 MB event), short enough that a dead peer
+    /// is noticed within a couple of minutes.
+    pub const DEFAULT: Timeouts = Timeouts {
+        connect: Duration::from_secs(10),
+        read: Duration::from_secs(60),
+        attempt: Duration::from_secs(90),
+        operation: Duration::from_secs(180),
+    };
+
+    /// The SDK's form.
+    pub fn config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.read)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts::DEFAULT
+    }
 }
 
 /// An access key pair. Its `Debug` never shows the secret.
@@ -58,6 +108,7 @@ impl fmt::Debug for AwsOptions {
             .field("endpoint_url", &self.endpoint_url)
             .field("credentials", &self.credentials)
             .field("max_attempts", &self.max_attempts)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
@@ -73,7 +124,9 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 
 /// Loads an [`SdkConfig`] for `opts`.
 pub async fn sdk_config(opts: &AwsOptions) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .timeout_config(opts.timeouts.config());
     if let Some(region) = &opts.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -114,5 +167,19 @@ mod tests {
         assert!(shown.contains("AKIDEXAMPLE"), "{shown}");
         assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
         assert!(!shown.contains("FwoGZXIvYXdzEBYaD"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn every_client_gets_connect_read_and_operation_timeouts() {
+        let sdk = sdk_config(&AwsOptions {
+            region: Some("us-east-1".into()),
+            ..AwsOptions::default()
+        })
+        .await;
+        let t = sdk.timeout_config().expect("a timeout config");
+        assert_eq!(t.connect_timeout(), Some(Duration::from_secs(10)));
+        assert_eq!(t.read_timeout(), Some(Duration::from_secs(60)));
+        assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(90)));
+        assert_eq!(t.operation_timeout(), Some(Duration::from_secs(180)));
     }
 }

@@ -74,6 +74,7 @@ async fn start(mapping: Mapping, server: &InvokeServer, moto: &str) -> common::R
                 session_token: None,
             }),
             max_attempts: Some(1),
+            ..AwsOptions::default()
         },
         ..RunOptions::default()
     };
@@ -360,6 +361,30 @@ async fn a_kafka_destination_gets_one_message_per_record_with_its_key() {
     );
 }
 
+/// A fault between us and the destination: a loopback TCP proxy to `target`
+/// (`http://host:port`) that, until `up` is set, accepts every connection and drops it at
+/// once (an outage the client sees as a reset), then forwards the traffic.
+async fn switchable_proxy(target: &str) -> (String, tokio::sync::watch::Sender<bool>) {
+    let target = target.trim_start_matches("http://").to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (up, is_up) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            if !*is_up.borrow() {
+                continue; // dropped: closed before any answer
+            }
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (endpoint, up)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_outage_holds_the_partition_until_the_destination_works() {
     let moto = moto().await;
@@ -369,16 +394,19 @@ async fn a_destination_outage_holds_the_partition_until_the_destination_works() 
     let aws = common::local_aws(moto.clone()).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue = unique_name("dest-later");
+    let url = sqs.create_queue().queue_name(&queue).send().await.unwrap();
+    let url = url.queue_url().unwrap().to_string();
     let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}");
+    let (proxy, up) = switchable_proxy(&moto).await;
     let server = failing_function().await;
     let mut running = start(
         mapping(&topic, &broker.bootstrap(), &group, &arn),
         &server,
-        &moto,
+        &proxy,
     )
     .await;
 
-    // The queue doesn't exist: the write fails, the mapping says so, nothing commits.
+    // SQS can't be reached: the write fails, the mapping says so, nothing commits.
     let problem = tokio::time::timeout(
         Duration::from_secs(60),
         running.status.wait_for(|s| {
@@ -400,9 +428,12 @@ async fn a_destination_outage_holds_the_partition_until_the_destination_works() 
         "nothing committed: {none:?}"
     );
     assert_eq!(server.requests().len(), 2, "the batch is not invoked again");
+    assert!(
+        !running.task.is_finished(),
+        "an outage doesn't stop the mapping"
+    );
 
-    let url = sqs.create_queue().queue_name(&queue).send().await.unwrap();
-    let url = url.queue_url().unwrap().to_string();
+    up.send(true).unwrap();
     let r = receive_one(&sqs, &url).await;
     assert_eq!(
         r["KafkaBatchInfo"]["recordsInfo"][format!("{topic}-0")]["lastRecordOffset"],
@@ -413,6 +444,119 @@ async fn a_destination_outage_holds_the_partition_until_the_destination_works() 
     assert_eq!(
         common::committed(&broker, &topic, &group),
         BTreeMap::from([(0, 3)])
+    );
+}
+
+/// Waits up to 60 s for the mapping to stop on its own, and returns its error.
+async fn stopped_on_its_own(
+    running: common::Running,
+) -> (
+    kafka_esm::runtime::RuntimeError,
+    kafka_esm::runtime::MappingStatus,
+) {
+    let status = running.status.clone();
+    let result = tokio::time::timeout(Duration::from_secs(60), running.task)
+        .await
+        .expect("the mapping stops within 60 s instead of retrying forever")
+        .unwrap();
+    let e = result.expect_err("the mapping stopped on an error");
+    let last = status.borrow().clone();
+    drop(running.stop);
+    (e, last)
+}
+
+/// A queue that doesn't exist will not exist on the next try either: the mapping stops
+/// with ESM_CONFIG_NOT_VALID naming the queue, and the batch is not committed (nor
+/// dropped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_that_does_not_exist_stops_the_mapping_instead_of_retrying_forever() {
+    let moto = moto().await;
+    let broker = common::nisshi().await;
+    let topic = source_topic(&broker);
+    let group = unique_name("dest-group");
+    let arn = format!(
+        "arn:aws:sqs:us-east-1:{ACCOUNT}:{}",
+        unique_name("dest-none")
+    );
+    let server = failing_function().await;
+    let running = start(
+        mapping(&topic, &broker.bootstrap(), &group, &arn),
+        &server,
+        &moto,
+    )
+    .await;
+    let (e, last) = stopped_on_its_own(running).await;
+    assert_eq!(e.reason(), "ESM_CONFIG_NOT_VALID", "{e}");
+    assert_eq!(last.state, kafka_esm::runtime::State::Disabled);
+    assert_eq!(last.state_transition_reason, "ESM_CONFIG_NOT_VALID");
+    assert!(
+        last.last_processing_result.contains(&arn)
+            && last.last_processing_result.contains("GetQueueUrl"),
+        "{}",
+        last.last_processing_result
+    );
+    assert_eq!(last.records_dropped, 0);
+    assert_eq!(server.requests().len(), 2, "the first try and one retry");
+    let none = common::committed(&broker, &topic, &group);
+    assert!(
+        none.values().all(|o| *o == -1001),
+        "nothing committed: {none:?}"
+    );
+}
+
+/// A record the `kafka://` topic's broker refuses as too large (our producer writes it
+/// uncompressed; nisshi takes at most 1 MB) will be refused again: the mapping stops
+/// with ESM_CONFIG_NOT_VALID, nothing committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kafka_destination_refusing_a_record_as_too_large_stops_the_mapping() {
+    let moto = moto().await;
+    let broker = common::nisshi().await;
+    let topic = unique_name("dest-huge");
+    // 5 MB: never invocable, so it goes to the destination as MaximumPayloadSizeExceeded.
+    let big = vec![b'x'; 5 * 1024 * 1024];
+    tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, 1)?;
+        broker
+            .refclient()
+            .with("message.max.bytes", "10000000")
+            .produce(
+                &topic,
+                &[Record::new(Some(b"big"), Some(&big))],
+                Compression::Lz4,
+            )
+    })
+    .unwrap();
+    let dlt = unique_name("dest-dlt");
+    tokio::task::block_in_place(|| broker.create_topic(&dlt, 1)).unwrap();
+    let group = unique_name("dest-group");
+    let server = InvokeServer::start().await.unwrap();
+    server.set_default(Reply::json(json!(null)));
+    let running = start(
+        mapping(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            &format!("kafka://{dlt}"),
+        ),
+        &server,
+        &moto,
+    )
+    .await;
+    let (e, last) = stopped_on_its_own(running).await;
+    assert_eq!(e.reason(), "ESM_CONFIG_NOT_VALID", "{e}");
+    assert_eq!(last.state_transition_reason, "ESM_CONFIG_NOT_VALID");
+    assert!(
+        last.last_processing_result
+            .contains(&format!("kafka://{dlt}"))
+            && last.last_processing_result.contains("MessageTooLarge"),
+        "{}",
+        last.last_processing_result
+    );
+    assert!(server.requests().is_empty(), "never invocable");
+    let none = common::committed(&broker, &topic, &group);
+    assert!(
+        none.values().all(|o| *o == -1001),
+        "nothing committed: {none:?}"
     );
 }
 

@@ -621,3 +621,129 @@ async fn kafka_esm_run_invokes_a_local_handler_through_the_runtime_api() {
         "{err}"
     );
 }
+
+/// How `kafka-esm run` ended: its exit code and stderr, within `bound`.
+async fn exit_within(child: tokio::process::Child, bound: std::time::Duration) -> (i32, String) {
+    let out = tokio::time::timeout(bound, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("kafka-esm run still running after {bound:?}"))
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), err)
+}
+
+/// A function Lambda says doesn't exist (404) is a configuration problem, not a failed
+/// batch: with `MaximumRetryAttempts` 0 and no destination the batch would otherwise be
+/// dropped and committed. `kafka-esm run` stops with FUNCTION_CONFIG_NOT_VALID, exits 1,
+/// and commits nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_does_not_exist_stops_the_mapping_and_commits_nothing() {
+    let broker = common::nisshi().await;
+    let topic = topic_with(&broker, "mapping-404", 4);
+    let group = unique_name("mapping-group");
+    let mut server = InvokeServer::start().await.unwrap();
+    server.script([Reply::not_found()]);
+    server.set_default(Reply::json(json!(null)));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mapping.json");
+    let mapping = common::mapping_with(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        2,
+        json!({
+            "MaximumRetryAttempts": 0,
+            "KafkaEsm": {"LambdaEndpointUrl": server.endpoint(), "Region": "us-east-1"},
+        }),
+    );
+    std::fs::write(&file, mapping).unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args(["run", "--config"])
+        .arg(format!("file://{}", file.display()))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let req = tokio::time::timeout(std::time::Duration::from_secs(60), server.next_request())
+        .await
+        .expect("an invocation");
+    assert_eq!(offsets(&req.body), [0, 1]);
+    let (code, err) = exit_within(child, std::time::Duration::from_secs(60)).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("State: Disabled (FUNCTION_CONFIG_NOT_VALID)"),
+        "{err}"
+    );
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+    assert_eq!(server.requests().len(), 1, "no retry, no next batch");
+    let committed = common::committed(&broker, &topic, &group);
+    assert!(committed.values().all(|o| *o < 0), "{committed:?}");
+}
+
+/// AccessDenied (403) on every partition's batch: the mapping ends Disabled with
+/// FUNCTION_CONFIG_NOT_VALID and the cause, and no partition commits anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_stops_the_mapping_with_function_config_not_valid() {
+    let broker = common::nisshi().await;
+    let topic = unique_name("mapping-403");
+    let group = unique_name("mapping-group");
+    let records: Vec<Record> = (0..6)
+        .map(|i| {
+            let mut r = Record::new(None, Some(format!("v{i}").as_bytes()));
+            r.partition = Some(i % 2);
+            r
+        })
+        .collect();
+    tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, 2)?;
+        broker
+            .refclient()
+            .produce(&topic, &records, Compression::None)
+    })
+    .unwrap();
+    let server = InvokeServer::start().await.unwrap();
+    server.set_default(Reply::error(
+        403,
+        "AccessDeniedException",
+        "User: arn:aws:iam::123456789012:user/esm is not authorized to perform: lambda:InvokeFunction",
+    ));
+    let mapping = from_cli_input_json(&common::mapping_with(
+        &topic,
+        &broker.bootstrap(),
+        &group,
+        2,
+        json!({"MaximumRetryAttempts": 0}),
+    ))
+    .unwrap();
+    let running = common::start_mapping(
+        mapping,
+        invoker(&server).await,
+        runtime::RunOptions::default(),
+    );
+    let status = running.status.clone();
+    let result = tokio::time::timeout(std::time::Duration::from_secs(60), running.task)
+        .await
+        .expect("the mapping stops within 60 s")
+        .unwrap();
+    let e = result.expect_err("the mapping stopped on an error");
+    assert_eq!(e.reason(), "FUNCTION_CONFIG_NOT_VALID", "{e}");
+    let last = status.borrow().clone();
+    assert_eq!(last.state, runtime::State::Disabled);
+    assert_eq!(last.state_transition_reason, "FUNCTION_CONFIG_NOT_VALID");
+    assert!(
+        last.last_processing_result.starts_with("PROBLEM: ")
+            && last
+                .last_processing_result
+                .contains("AccessDeniedException"),
+        "{}",
+        last.last_processing_result
+    );
+    assert_eq!(last.records_dropped, 0);
+    let committed = common::committed(&broker, &topic, &group);
+    assert_eq!(committed.len(), 2, "{committed:?}");
+    assert!(committed.values().all(|o| *o < 0), "{committed:?}");
+    drop(running.stop);
+}

@@ -429,6 +429,7 @@ async fn credentials_from_secrets_manager_drive_a_connection() {
             session_token: None,
         }),
         max_attempts: Some(1),
+        ..AwsOptions::default()
     };
     let config = access::connection_config(&m, &aws, ConnectionConfig::default())
         .await

@@ -130,6 +130,8 @@ async fn lambda_invoker(mapping: &Mapping) -> LambdaInvoker {
         credentials: None,
         // The engine retries, with AWS's accounting; the SDK must not.
         max_attempts: Some(1),
+        // Longer than the function may run, never forever.
+        timeouts: kafka_esm::invoke::lambda::timeouts(mapping.esm.function_timeout),
     })
     .await;
     LambdaInvoker::new(

@@ -4,6 +4,13 @@
 //! partitioner places it as the source's producer would; records without a key go round
 //! robin (the producer's partitioner does that for a null key). All messages of a batch
 //! are written in one call, acknowledged by every in-sync replica.
+//!
+//! Writes of different partitions' batches run at once: each takes a producer of its own
+//! from a small pool (a [`Producer`] numbers its batches per partition for idempotence,
+//! so one producer serves one call at a time), made on demand and kept for the next
+//! write. A source partition has one batch at the destination at a time (the engine's
+//! rule), so its failures still arrive in order. The producers share the cluster's
+//! connections, which carry many requests at once.
 
 use super::record::{OnFailureRecord, request_id};
 use super::{DestinationError, Failure, Origin, to_json};
@@ -11,21 +18,37 @@ use crate::kafka::cluster::Cluster;
 use crate::kafka::produce::batch::ProduceRecord;
 use crate::kafka::producer::{Producer, ProducerConfig};
 use bytes::Bytes;
-use std::sync::Arc;
-use tokio::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub(super) struct KafkaTarget {
     topic: String,
-    /// One send at a time keeps the order of a partition's failures.
-    producer: Mutex<Producer>,
+    cluster: Arc<Cluster>,
+    /// Producers not sending right now.
+    idle: Mutex<Vec<Producer>>,
 }
 
 impl KafkaTarget {
     pub(super) fn new(cluster: Arc<Cluster>, topic: &str) -> KafkaTarget {
         KafkaTarget {
             topic: topic.to_string(),
-            producer: Mutex::new(Producer::new(cluster, ProducerConfig::default())),
+            cluster,
+            idle: Mutex::new(Vec::new()),
         }
+    }
+
+    /// An idle producer, or a new one.
+    fn take(&self) -> Producer {
+        self.idle
+            .lock()
+            .expect("producer pool lock")
+            .pop()
+            .unwrap_or_else(|| Producer::new(self.cluster.clone(), ProducerConfig::default()))
+    }
+
+    /// A producer back in the pool after its call (a failed call left it ready for
+    /// the next: it asks for a new producer id itself).
+    fn give_back(&self, producer: Producer) {
+        self.idle.lock().expect("producer pool lock").push(producer);
     }
 
     pub(super) fn topic(&self) -> &str {
@@ -55,15 +78,15 @@ impl KafkaTarget {
                 timestamp: failure.at,
             });
         }
-        self.producer
-            .lock()
-            .await
-            .send(&self.topic, &messages)
-            .await
-            .map_err(|source| DestinationError::Kafka {
-                topic: self.topic.clone(),
-                source,
-            })?;
+        // Not returned to the pool if this future is dropped mid-send (its sequence
+        // numbers would be in doubt): a new one is made instead.
+        let mut producer = self.take();
+        let sent = producer.send(&self.topic, &messages).await;
+        self.give_back(producer);
+        sent.map_err(|source| DestinationError::Kafka {
+            topic: self.topic.clone(),
+            source,
+        })?;
         Ok(())
     }
 }

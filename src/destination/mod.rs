@@ -6,9 +6,13 @@
 //! [`OnFailureRecord`] in AWS's format to SQS, SNS, S3 or a Kafka
 //! topic on the source cluster, and answers only once the destination acknowledged it. The
 //! engine commits the batch's offsets after that answer, never before. A failed write is
-//! an error naming the destination; retrying it (with backoff) is the engine's job, not
-//! this layer's. This layer never decides what fails, never commits and never logs a
-//! record's content.
+//! an error naming the destination and saying what retrying it can do
+//! ([`DestinationError::is_permanent`], [`DestinationError::is_timeout`]): an outage,
+//! throttling or a timeout may pass, and the engine retries the write with backoff while
+//! the partition waits; a destination that doesn't exist, refuses our access, or refuses
+//! the record (too large, invalid) will refuse it again, and the runtime stops the mapping
+//! with `ESM_CONFIG_NOT_VALID` rather than retry forever or drop the batch. This layer
+//! never commits and never logs a record's content.
 
 pub mod record;
 
@@ -23,6 +27,8 @@ use crate::engine::{Condition, Millis};
 use crate::kafka::cluster::Cluster;
 use crate::kafka::producer::ProduceError;
 use crate::lambda::Event;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -96,6 +102,21 @@ impl Origin {
     }
 }
 
+/// What retrying a failed write can do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// No answer in time (connect, read or the whole request): the destination or the
+    /// network is slow or gone. Retried.
+    Timeout,
+    /// May pass: the connection failed, the service is unavailable (5xx), we are
+    /// throttled, credentials are being renewed. Retried.
+    Transient,
+    /// Will fail again until the configuration changes: the queue, topic or bucket doesn't
+    /// exist, access is denied, the ARN or a parameter is invalid, the record is refused
+    /// (too large, invalid), or the topic's ACLs refuse us.
+    Permanent,
+}
+
 /// Why a failure record was not written. Every case names the destination.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -105,14 +126,20 @@ pub enum DestinationError {
         queue_arn: String,
         operation: &'static str,
         message: String,
+        retry: Retry,
     },
     #[error("on-failure destination {topic_arn}: SNS Publish failed: {message}")]
-    Sns { topic_arn: String, message: String },
+    Sns {
+        topic_arn: String,
+        message: String,
+        retry: Retry,
+    },
     #[error("on-failure destination {bucket_arn}: S3 PutObject of {key} failed: {message}")]
     S3 {
         bucket_arn: String,
         key: String,
         message: String,
+        retry: Retry,
     },
     #[error("on-failure destination kafka://{topic}: {source}")]
     Kafka { topic: String, source: ProduceError },
@@ -134,6 +161,96 @@ impl DestinationError {
             | DestinationError::Record { destination: d, .. } => d.clone(),
             DestinationError::Kafka { topic, .. } => format!("kafka://{topic}"),
         }
+    }
+
+    /// What retrying the write can do.
+    pub fn retry(&self) -> Retry {
+        match self {
+            DestinationError::Sqs { retry, .. }
+            | DestinationError::Sns { retry, .. }
+            | DestinationError::S3 { retry, .. } => *retry,
+            DestinationError::Kafka { source, .. } => produce_retry(source),
+            DestinationError::Record { .. } => Retry::Permanent,
+        }
+    }
+
+    /// Whether writing again can't succeed until the configuration changes.
+    pub fn is_permanent(&self) -> bool {
+        self.retry() == Retry::Permanent
+    }
+
+    /// Whether the destination didn't answer in time (retried like any transient error).
+    pub fn is_timeout(&self) -> bool {
+        self.retry() == Retry::Timeout
+    }
+
+    /// The documented reason of a mapping stopped by this error: the mapping's
+    /// `DestinationConfig` can't be used as it is.
+    pub fn reason(&self) -> &'static str {
+        "ESM_CONFIG_NOT_VALID"
+    }
+}
+
+/// What retrying a request that an AWS SDK client returned `e` for can do.
+fn aws_retry<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Retry {
+    match e {
+        SdkError::TimeoutError(_) => Retry::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => Retry::Timeout,
+        SdkError::ServiceError(s) => service_retry(s.err().code(), s.raw().status().as_u16()),
+        // The request could not be built from what we gave it: it never will be.
+        SdkError::ConstructionFailure(_) => Retry::Permanent,
+        // Connection refused or reset, an unreadable answer, credentials not loaded yet.
+        _ => Retry::Transient,
+    }
+}
+
+/// What retrying can do about an error an AWS service answered, by its code and status.
+/// Client errors (4xx) are the caller's fault and will come again, except the few that
+/// say "later": throttling, expired credentials (their provider renews them), a skewed
+/// clock, a conflicting operation in progress.
+fn service_retry(code: Option<&str>, status: u16) -> Retry {
+    match code.unwrap_or_default() {
+        "Throttling"
+        | "ThrottlingException"
+        | "Throttled"
+        | "ThrottledException"
+        | "RequestThrottled"
+        | "RequestThrottledException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "SlowDown"
+        | "KmsThrottled"
+        | "KMSThrottling"
+        | "KMSThrottlingException"
+        | "RequestTimeout"
+        | "RequestTimeoutException"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "TokenRefreshRequired"
+        | "RequestExpired"
+        | "RequestTimeTooSkewed"
+        | "OperationAborted" => Retry::Transient,
+        // S3's answer for a bucket in another region than the client's: it stays there.
+        "PermanentRedirect" => Retry::Permanent,
+        _ if status == 301 => Retry::Permanent,
+        _ if (400..500).contains(&status) && status != 408 && status != 429 => Retry::Permanent,
+        _ => Retry::Transient,
+    }
+}
+
+/// What retrying a Produce to the `kafka://` topic can do: the producer already retried
+/// what Kafka calls retriable (leader moves, a broker restart); what is left is a broker
+/// refusing the records (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE, INVALID_RECORD), the
+/// topic's ACLs (TOPIC_AUTHORIZATION_FAILED), or a transport failure.
+fn produce_retry(e: &ProduceError) -> Retry {
+    use crate::kafka::cluster::ClusterError;
+    use crate::kafka::conn::ConnError;
+    match e {
+        ProduceError::Cluster(ClusterError::Conn(
+            ConnError::Timeout { .. } | ConnError::ConnectTimeout { .. },
+        )) => Retry::Timeout,
+        e if e.is_retriable() => Retry::Transient,
+        _ => Retry::Permanent,
     }
 }
 
@@ -232,4 +349,204 @@ fn to_json(record: &OnFailureRecord, destination: &str) -> Result<String, Destin
         destination: destination.to_string(),
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::cluster::{ClusterError, KafkaCode};
+    use crate::kafka::conn::ConnError;
+    use crate::kafka::wire::records::{Headers, Record, TimestampType};
+    use crate::lambda::EventEncoder;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_missing_or_forbidden_destination_or_a_refused_record_is_permanent() {
+        for (code, status) in [
+            ("AWS.SimpleQueueService.NonExistentQueue", 400),
+            ("QueueDoesNotExist", 400),
+            ("AccessDenied", 403),
+            ("AccessDeniedException", 400),
+            ("AuthorizationError", 403),
+            ("NotFound", 404),
+            ("NoSuchBucket", 404),
+            ("InvalidParameterValue", 400),
+            ("InvalidParameter", 400),
+            ("KMS.AccessDeniedException", 400),
+            ("EntityTooLarge", 400),
+            ("InvalidClientTokenId", 403),
+            ("PermanentRedirect", 301),
+        ] {
+            assert_eq!(
+                service_retry(Some(code), status),
+                Retry::Permanent,
+                "{code}"
+            );
+        }
+        for code in [10, 18, 87, 29] {
+            // MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE, INVALID_RECORD,
+            // TOPIC_AUTHORIZATION_FAILED.
+            let e = DestinationError::Kafka {
+                topic: "dlq".into(),
+                source: ProduceError::Kafka {
+                    topic: "dlq".into(),
+                    partition: 0,
+                    code: KafkaCode(code),
+                    message: None,
+                },
+            };
+            assert!(e.is_permanent(), "{e}");
+            assert_eq!(e.reason(), "ESM_CONFIG_NOT_VALID");
+        }
+    }
+
+    #[test]
+    fn an_outage_throttling_or_a_timeout_is_retried() {
+        for (code, status) in [
+            ("InternalError", 500),
+            ("ServiceUnavailable", 503),
+            ("SlowDown", 503),
+            ("RequestThrottled", 400),
+            ("Throttled", 400),
+            ("KmsThrottled", 400),
+            ("ExpiredToken", 400),
+            ("RequestTimeTooSkewed", 403),
+            ("RequestTimeout", 400),
+        ] {
+            assert_eq!(
+                service_retry(Some(code), status),
+                Retry::Transient,
+                "{code}"
+            );
+        }
+        assert_eq!(service_retry(None, 502), Retry::Transient);
+        assert_eq!(service_retry(None, 429), Retry::Transient);
+        let kafka = |source| DestinationError::Kafka {
+            topic: "dlq".into(),
+            source,
+        };
+        // NOT_LEADER_OR_FOLLOWER after the producer's own retries: still an outage.
+        let moved = kafka(ProduceError::Kafka {
+            topic: "dlq".into(),
+            partition: 0,
+            code: KafkaCode(6),
+            message: None,
+        });
+        assert_eq!(moved.retry(), Retry::Transient);
+        let slow = kafka(ProduceError::Cluster(ClusterError::Conn(
+            ConnError::Timeout {
+                broker: "b1:9092".into(),
+                api: kafka_protocol::messages::ApiKey::Produce,
+                version: 3,
+                after: std::time::Duration::from_secs(30),
+            },
+        )));
+        assert!(slow.is_timeout() && !slow.is_permanent(), "{slow}");
+    }
+
+    fn failure() -> Failure {
+        let mut enc = EventEncoder::new("b1:9092");
+        let record = Record {
+            offset: 7,
+            timestamp: 1_573_691_884_835,
+            timestamp_type: TimestampType::CreateTime,
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"v")),
+            headers: Headers::default(),
+        };
+        enc.push("orders", 0, record).unwrap();
+        Failure {
+            condition: Condition::RetryAttemptsExhausted,
+            attempts: 1,
+            response: None,
+            event: enc.finish(),
+            keys: vec![Some(Bytes::from_static(b"k"))],
+            at: 1_573_691_886_021,
+        }
+    }
+
+    /// A half-open destination: a loopback listener that accepts every connection, reads
+    /// nothing and never answers.
+    async fn silent_endpoint() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        (endpoint, task)
+    }
+
+    #[tokio::test]
+    async fn a_destination_that_never_answers_fails_with_a_timeout_within_the_bound() {
+        let (endpoint, _listener) = silent_endpoint().await;
+        let timeouts = crate::aws::Timeouts {
+            connect: Duration::from_secs(1),
+            read: Duration::from_secs(1),
+            attempt: Duration::from_secs(2),
+            operation: Duration::from_secs(3),
+        };
+        let sdk = crate::aws::sdk_config(&AwsOptions {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(endpoint),
+            credentials: Some(crate::aws::StaticCredentials {
+                access_key_id: "test".into(),
+                secret_access_key: "test".into(),
+                session_token: None,
+            }),
+            // The SDK's standard retries: the operation timeout bounds them all.
+            max_attempts: None,
+            timeouts,
+        })
+        .await;
+        let origin = Origin {
+            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+            event_source_arn: "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:u".into(),
+            bootstrap_servers: "b1:9092".into(),
+            mapping_uuid: "u".into(),
+        };
+        let targets = [
+            Target::Sqs(sqs::SqsTarget::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                "arn:aws:sqs:us-east-1:123456789012:dlq",
+                "123456789012",
+                "dlq",
+            )),
+            Target::Sns(sns::SnsTarget::new(
+                aws_sdk_sns::Client::new(&sdk),
+                "arn:aws:sns:us-east-1:123456789012:dlq",
+            )),
+            Target::S3(s3::S3Target::new(&sdk, true, "arn:aws:s3:::dlq", "dlq")),
+        ];
+        let failure = failure();
+        let writes = targets.into_iter().map(|target| {
+            let destination = Destination {
+                origin: origin.clone(),
+                target,
+            };
+            let failure = failure.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let bound = timeouts.operation + Duration::from_secs(2);
+                let result = tokio::time::timeout(bound, destination.send(&failure))
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("{}: still waiting after {bound:?}", destination.uri())
+                    });
+                (destination.uri(), result, started.elapsed())
+            })
+        });
+        for write in writes.collect::<Vec<_>>() {
+            let (uri, result, took) = write.await.unwrap();
+            let e = result.expect_err("nothing answered");
+            assert!(e.is_timeout(), "{uri}: {e}");
+            assert!(!e.is_permanent(), "{uri}: a timeout is retried");
+            assert!(
+                took < timeouts.operation + Duration::from_secs(2),
+                "{uri}: gave up after {took:?}"
+            );
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! apart. With an endpoint override (moto, MinIO, ...) requests use path-style URLs.
 
 use super::record::{OnFailureRecord, civil, request_id};
-use super::{DestinationError, Failure, Origin, to_json};
+use super::{DestinationError, Failure, Origin, aws_retry, to_json};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -61,6 +61,7 @@ impl S3Target {
                 bucket_arn: self.arn.clone(),
                 key: key.clone(),
                 message: DisplayErrorContext(&e).to_string(),
+                retry: aws_retry(&e),
             })?;
         Ok(())
     }

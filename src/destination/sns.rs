@@ -2,7 +2,7 @@
 //! as AWS sends).
 
 use super::record::{OnFailureRecord, request_id};
-use super::{DestinationError, Failure, Origin, to_json};
+use super::{DestinationError, Failure, Origin, aws_retry, to_json};
 use aws_sdk_sns::error::DisplayErrorContext;
 
 pub(super) struct SnsTarget {
@@ -38,6 +38,7 @@ impl SnsTarget {
             .map_err(|e| DestinationError::Sns {
                 topic_arn: self.arn.clone(),
                 message: DisplayErrorContext(&e).to_string(),
+                retry: aws_retry(&e),
             })?;
         Ok(())
     }

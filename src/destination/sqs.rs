@@ -1,12 +1,12 @@
 //! SQS: one message per failed batch, its body the metadata record (no payload, as AWS
 //! sends: SQS messages are capped at 256 KB). The queue URL is looked up from the ARN's
-//! name and account on first use and kept; a failed lookup (the queue doesn't exist yet)
-//! is retried with the next send.
+//! name and account on first use and kept (no lock is held while asking: concurrent
+//! first sends may each ask, and agree); a queue that doesn't exist is a permanent error.
 
 use super::record::{OnFailureRecord, request_id};
-use super::{DestinationError, Failure, Origin, to_json};
+use super::{DestinationError, Failure, Origin, Retry, aws_retry, to_json};
 use aws_sdk_sqs::error::DisplayErrorContext;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 pub(super) struct SqsTarget {
     client: aws_sdk_sqs::Client,
@@ -36,18 +36,26 @@ impl SqsTarget {
         &self.arn
     }
 
-    fn error(&self, operation: &'static str, message: String) -> DestinationError {
+    fn error(&self, operation: &'static str, message: String, retry: Retry) -> DestinationError {
         DestinationError::Sqs {
             queue_arn: self.arn.clone(),
             operation,
             message,
+            retry,
         }
     }
 
+    fn cached_url(&self) -> Option<String> {
+        self.url.lock().expect("queue url lock").clone()
+    }
+
+    fn set_url(&self, url: Option<String>) {
+        *self.url.lock().expect("queue url lock") = url;
+    }
+
     async fn queue_url(&self) -> Result<String, DestinationError> {
-        let mut url = self.url.lock().await;
-        if let Some(u) = url.as_ref() {
-            return Ok(u.clone());
+        if let Some(u) = self.cached_url() {
+            return Ok(u);
         }
         let out = self
             .client
@@ -56,12 +64,24 @@ impl SqsTarget {
             .queue_owner_aws_account_id(&self.account)
             .send()
             .await
-            .map_err(|e| self.error("GetQueueUrl", DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| {
+                self.error(
+                    "GetQueueUrl",
+                    DisplayErrorContext(&e).to_string(),
+                    aws_retry(&e),
+                )
+            })?;
         let found = out
             .queue_url()
-            .ok_or_else(|| self.error("GetQueueUrl", "the answer has no QueueUrl".into()))?
+            .ok_or_else(|| {
+                self.error(
+                    "GetQueueUrl",
+                    "the answer has no QueueUrl".into(),
+                    Retry::Transient,
+                )
+            })?
             .to_string();
-        *url = Some(found.clone());
+        self.set_url(Some(found.clone()));
         Ok(found)
     }
 
@@ -82,8 +102,12 @@ impl SqsTarget {
             .await;
         if let Err(e) = sent {
             // The queue may have been deleted and created again under a new URL.
-            *self.url.lock().await = None;
-            return Err(self.error("SendMessage", DisplayErrorContext(&e).to_string()));
+            self.set_url(None);
+            return Err(self.error(
+                "SendMessage",
+                DisplayErrorContext(&e).to_string(),
+                aws_retry(&e),
+            ));
         }
         Ok(())
     }

@@ -80,6 +80,10 @@ impl<I: Invoker> Invoker for std::sync::Arc<I> {
 
 /// The engine's view of an invocation of a batch of `partition_key` (`"topic-0"`),
 /// under the mapping's `ReportBatchItemFailures` setting.
+///
+/// An error with a [`InvokeError::reason`] (the function can't be invoked as configured)
+/// is never the engine's to retry or drop: the runtime stops the mapping on it, with the
+/// batch uncommitted, before it asks here (where it reads as a service failure).
 pub fn outcome(
     result: &Result<Invocation, InvokeError>,
     report_batch_item_failures: bool,

@@ -13,7 +13,11 @@
 //! offsets, pause or resume a partition), feeds invocation results back, and lets time
 //! pass. Invocations run concurrently (one per partition at most, the engine's rule), and
 //! so do writes to the on-failure destination, whose acknowledgement (or failure, which
-//! the engine retries with backoff while the partition waits) goes back to the engine. On
+//! the engine retries with backoff while the partition waits) goes back to the engine. An
+//! error no retry can fix (Lambda: the function doesn't exist or may not be invoked; the
+//! destination: it doesn't exist, refuses access or the record) stops the mapping with its
+//! documented reason: every partition is revoked first, so that batch is abandoned, never
+//! committed nor dropped, while other in-flight work finishes and commits. On
 //! a revocation it stops polling the group until the engine has finished or abandoned the
 //! revoked partitions' work and committed what was done; on shutdown it revokes
 //! everything the same way, then leaves the group. It decides nothing about batching,
@@ -74,6 +78,13 @@ pub enum RuntimeError {
     /// A consumer task panicked: a bug.
     #[error("a consumer task failed: {0}")]
     Panicked(String),
+    /// Lambda refused to invoke the function in a way no retry can change (it doesn't
+    /// exist, we may not invoke it, it can't start as configured).
+    #[error(transparent)]
+    Invoke(InvokeError),
+    /// The on-failure destination refused a write in a way no retry can change.
+    #[error(transparent)]
+    Destination(DestinationError),
 }
 
 impl RuntimeError {
@@ -87,6 +98,8 @@ impl RuntimeError {
             RuntimeError::Access(e) => e.reason(),
             RuntimeError::Cluster(e) => e.reason().unwrap_or("PROBLEM"),
             RuntimeError::Consumer(e) => e.reason().unwrap_or("PROBLEM"),
+            RuntimeError::Invoke(e) => e.reason().unwrap_or("PROBLEM"),
+            RuntimeError::Destination(e) => e.reason(),
         }
     }
 }
@@ -676,17 +689,19 @@ impl LagMonitor {
     }
 }
 
-/// The longest one invocation of `mapping`'s function may run: `FunctionTimeout`, else
-/// Lambda's maximum function timeout (15 minutes).
+/// The longest one invocation of `mapping`'s function may take before the invoker gives
+/// up: `FunctionTimeout`, else Lambda's maximum function timeout, plus the Lambda
+/// client's margin ([`crate::invoke::lambda::timeouts`]).
 pub fn invocation_limit(mapping: &Mapping) -> Duration {
     mapping
         .esm
         .function_timeout
-        .unwrap_or(Duration::from_secs(15 * 60))
+        .unwrap_or(crate::invoke::lambda::MAX_FUNCTION_TIMEOUT)
+        + crate::invoke::lambda::TIMEOUT_MARGIN
 }
 
 /// What the rebalance timeout adds to [`invocation_limit`]: the commit after the last
-/// invocation, and the invoker's own margin past the function's timeout.
+/// invocation of a revoked partition.
 const REBALANCE_MARGIN: Duration = Duration::from_secs(60);
 
 /// Where a partition with no committed offset starts, for `mapping`.
@@ -759,6 +774,7 @@ async fn run_member<I: Invoker>(
         revoking: BTreeSet::new(),
         stats: Stats::default(),
         retried_seen: 0,
+        fatal: None,
         shared,
     };
     tracing::debug!(consumer = index, "consumer started");
@@ -803,6 +819,9 @@ struct Runner<I: Invoker> {
     stats: Stats,
     /// The fetcher's retried errors already counted in the metrics.
     retried_seen: u64,
+    /// What stops the mapping (the first such error): every partition was revoked when
+    /// it came, so nothing of the batch that met it, nor anything after, is committed.
+    fatal: Option<RuntimeError>,
 }
 
 impl<I: Invoker> Runner<I> {
@@ -813,8 +832,9 @@ impl<I: Invoker> Runner<I> {
         let mut stopping = false;
         loop {
             self.act().await?;
+            stopping |= self.fatal.is_some();
             if stopping && self.engine.partitions().next().is_none() {
-                return Ok(());
+                return self.fatal.take().map_or(Ok(()), Err);
             }
             let deadline = self.engine.poll_timeout();
             let sleep = async {
@@ -829,12 +849,7 @@ impl<I: Invoker> Runner<I> {
             tokio::select! {
                 _ = shutdown.as_mut(), if !stopping => {
                     stopping = true;
-                    let all: Vec<TopicPartition> = self.engine.partitions().cloned().collect();
-                    let t = now();
-                    for tp in all {
-                        self.revoking.insert(tp.clone());
-                        self.engine.revoke(&tp, t);
-                    }
+                    self.revoke_all();
                 }
                 Some(done) = self.invocations.join_next(), if !self.invocations.is_empty() => {
                     match done {
@@ -845,8 +860,14 @@ impl<I: Invoker> Runner<I> {
                             };
                             self.last_response.insert(tp, response_context(&result));
                             self.count_invocation(&result, records, took);
-                            if let Err(e) = &result {
-                                tracing::warn!(partition = %key, "invocation failed: {e}");
+                            match &result {
+                                // Before the engine hears of it: the batch is abandoned
+                                // uncommitted, not counted as a failed attempt.
+                                Err(e) if e.reason().is_some() => {
+                                    self.stop_on(RuntimeError::Invoke(e.clone()));
+                                }
+                                Err(e) => tracing::warn!(partition = %key, "invocation failed: {e}"),
+                                Ok(_) => {}
                             }
                             let o = outcome(
                                 &result,
@@ -884,6 +905,29 @@ impl<I: Invoker> Runner<I> {
                 }
             }
         }
+    }
+
+    /// Stops every partition's work like a shutdown: in-flight invocations and writes
+    /// finish (and what they complete is committed), nothing new starts.
+    fn revoke_all(&mut self) {
+        let all: Vec<TopicPartition> = self.engine.partitions().cloned().collect();
+        let t = now();
+        for tp in all {
+            self.revoking.insert(tp.clone());
+            self.engine.revoke(&tp, t);
+        }
+    }
+
+    /// Stops the mapping on `e`: revokes everything, so the batch that met it is given to
+    /// the engine as abandoned (never committed, never dropped), and `run` returns `e`
+    /// once the in-flight work is done.
+    fn stop_on(&mut self, e: RuntimeError) {
+        if self.fatal.is_some() {
+            return;
+        }
+        tracing::error!(reason = e.reason(), "stopping the mapping: {e}");
+        self.revoke_all();
+        self.fatal = Some(e);
     }
 
     /// `LastProcessingResult` after an invocation.
@@ -1128,7 +1172,6 @@ impl<I: Invoker> Runner<I> {
                 );
             }
             Err(e) => {
-                tracing::warn!(partition, "{e}; retrying, the partition waits");
                 let text = format!("PROBLEM: {e}");
                 self.shared.status.send_if_modified(|s| {
                     if s.last_processing_result == text {
@@ -1137,6 +1180,13 @@ impl<I: Invoker> Runner<I> {
                     s.last_processing_result = text;
                     true
                 });
+                if e.is_permanent() {
+                    // Retrying can't help and dropping would lose the batch: stop, with
+                    // the batch uncommitted (the engine hears of it after the revocation).
+                    self.stop_on(RuntimeError::Destination(e));
+                } else {
+                    tracing::warn!(partition, "{e}; retrying, the partition waits");
+                }
             }
         }
     }

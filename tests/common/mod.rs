@@ -97,6 +97,7 @@ pub async fn local_aws(endpoint: String) -> aws_config::SdkConfig {
             session_token: None,
         }),
         max_attempts: Some(1),
+        ..AwsOptions::default()
     })
     .await
 }
