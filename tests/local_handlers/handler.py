@@ -65,3 +65,9 @@ def gate(event, context):
             s.sendall(f"{os.getpid()}\n".encode())
             s.makefile().readline()
     return {"pid": os.getpid()}
+
+
+def environment(event, context):
+    """Answers with the whole environment the handler was started with, and its pid."""
+    return {"env": dict(os.environ), "pid": os.getpid()}
+
