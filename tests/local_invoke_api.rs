@@ -193,6 +193,115 @@ async fn event_dry_run_and_bad_payloads() {
     server.abort();
 }
 
+/// The status line and `x-amzn-ErrorType` of a raw request to the Invoke API at `addr`,
+/// with these extra header lines: what a browser sends, which the SDK never would.
+async fn raw_invoke(addr: std::net::SocketAddr, headers: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /2015-03-31/functions/count/invocations HTTP/1.1\r\n{headers}\
+         content-length: 2\r\nconnection: close\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    let status = reply.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let error_type = reply
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-amzn-errortype: ")
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    (status, error_type)
+}
+
+/// A web page can reach a loopback server: by DNS rebinding (its own name resolving to
+/// 127.0.0.1, so its requests carry that name as `Host`) or by a cross-origin request
+/// (which carries `Origin`). Neither may invoke; a loopback `Host` with no `Origin` may.
+#[tokio::test]
+async fn requests_from_web_pages_are_refused() {
+    let api = InvokeApi::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        [function("count", "count", 10)],
+    )
+    .await
+    .unwrap();
+    let addr = api.local_addr();
+    let server = tokio::spawn(api.serve());
+    let port = addr.port();
+    for headers in [
+        format!("host: rebound.example:{port}\r\n"),
+        format!("host: localhost.example:{port}\r\n"),
+        format!("host: 127.0.0.1:{port}\r\norigin: https://evil.example\r\n"),
+        format!("host: localhost:{port}\r\norigin: null\r\n"),
+    ] {
+        assert_eq!(
+            raw_invoke(addr, &headers).await,
+            (403, "accessdeniedexception".to_string()),
+            "{headers}"
+        );
+    }
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "localhost".to_string(),
+    ] {
+        let (status, _) = raw_invoke(addr, &format!("host: {host}\r\n")).await;
+        assert_eq!(status, 200, "{host}");
+    }
+    server.abort();
+}
+
+/// `Event` invocations hold their payload until a process is free: at most 100 (the
+/// documented bound) are accepted and not yet ended; the next is throttled as Lambda
+/// throttles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_invocations_are_bounded() {
+    let mut f = LocalFunction::new("held", kafka_esm_rig::rig_tool("venv/bin/python").unwrap());
+    f.args = vec!["-m".into(), "awslambdaric".into(), "handler.gate".into()];
+    f.working_dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers"));
+    f.timeout = Duration::from_secs(60);
+    f.concurrency = 1;
+    let api = InvokeApi::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        [Arc::new(LocalInvoker::new(f).unwrap())],
+    )
+    .await
+    .unwrap();
+    let config = common::local_aws(api.endpoint_url()).await;
+    let client = aws_sdk_lambda::Client::new(&config);
+    let server = tokio::spawn(api.serve());
+    // The first invocation is held at the gate (the one process is busy); the others
+    // wait for it, each holding its place.
+    let gate = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let held = Blob::new(json!({"gate": gate.local_addr().unwrap().port()}).to_string());
+    let event = || {
+        client
+            .invoke()
+            .function_name("held")
+            .invocation_type(InvocationType::Event)
+            .payload(held.clone())
+            .send()
+    };
+    for i in 0..100 {
+        assert_eq!(event().await.unwrap().status_code(), 202, "event {i}");
+    }
+    let err = event().await.unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_too_many_requests_exception()),
+        "{err:?}"
+    );
+    let (first, _) = tokio::time::timeout(Duration::from_secs(60), gate.accept())
+        .await
+        .expect("the first invocation reaches the gate")
+        .unwrap();
+    drop(first);
+    server.abort();
+}
+
 #[tokio::test]
 async fn kafka_esm_s_own_lambda_invoker_reaches_a_local_function() {
     let (client, server) = served().await;
