@@ -376,3 +376,47 @@ async fn only_the_handler_may_call_its_runtime_api() {
     let second = json_of(&invoker.invoke(event(json!({}))).await.unwrap().payload);
     assert_eq!(second["pid"], first["pid"], "the handler was disturbed");
 }
+
+/// Whether process `pid` still runs: an entry in /proc that is not a zombie (an orphan
+/// is reaped by whatever init the machine has, perhaps never in a container).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        !matches!(state.and_then(|s| s.chars().next()), Some('Z' | 'X'))
+    })
+}
+
+/// A handler that started processes of its own (a wrapper script, a worker pool) leaves
+/// none behind when it is killed: its whole process group goes.
+#[tokio::test]
+async fn a_timeout_kills_what_the_handler_started_too() {
+    let invoker = function("forks", 3);
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let error = invoker
+        .invoke(event(json!({"pid_file": pid_file})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, InvokeError::Timeout { seconds: 3 }),
+        "{error}"
+    );
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The kill is sent before the timeout is reported; the process ends just after
+    // (there is no event for that in /proc: polled, bounded).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while running(pid) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let alive = running(pid);
+    if alive {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    assert!(!alive, "the handler's child {pid} outlived it");
+}

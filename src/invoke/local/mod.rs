@@ -29,8 +29,8 @@
 //! from the pool, alone (the others keep working), and the next invocation that needs it
 //! starts a fresh one (a cold start). The timeout covers the whole invocation, including a
 //! cold start's initialization (Lambda times the init phase separately), but not the wait
-//! for a free process. Only the process itself is killed on a timeout: a command that
-//! forks its handler (a shell wrapper) must `exec` it.
+//! for a free process. A process is killed with its process group: whatever it started
+//! (a wrapper's child, a worker pool) goes with it.
 //!
 //! Each process starts from a clean environment: Lambda's variables, `PATH` and the
 //! function's own ([`LocalFunction::env`]), nothing else of kafka-esm's (its Kafka

@@ -32,13 +32,28 @@ pub struct LocalInvoker {
 #[derive(Debug)]
 struct Instance {
     child: Child,
+    /// The process group the child leads (its pid): it and whatever it started.
+    group: Option<u32>,
     shared: Arc<Shared>,
     server: JoinHandle<()>,
 }
 
+impl Instance {
+    /// Kills the process and everything it started (its process group).
+    fn kill(&mut self) {
+        if let Some(group) = self.group {
+            super::spawn::kill_group(group);
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
-        // The child is spawned with kill_on_drop: it goes too.
+        // Also what it started, even after it exited: the group lives on while any member
+        // does, and the kernel reuses no pid that still names a group. (An emptied group's
+        // id could name another only after the pids wrapped around since the exit.)
+        self.kill();
         self.server.abort();
     }
 }
@@ -118,12 +133,14 @@ impl LocalInvoker {
                 });
             }
         };
-        if let Some(pid) = child.id() {
+        let group = child.id();
+        if let Some(pid) = group {
             shared.serve_handler(pid);
         }
         tracing::info!(function = %f.name, %address, "local function started (cold start)");
         Ok(Instance {
             child,
+            group,
             shared,
             server,
         })
@@ -267,7 +284,7 @@ impl LocalInvoker {
             }
             Ended::TimedOut => {
                 tracing::warn!(function = %name, "local function timed out; killed");
-                let _ = instance.child.start_kill();
+                instance.kill();
                 let _ = tokio::time::timeout(Duration::from_secs(5), instance.child.wait()).await;
                 let error = InvokeError::Timeout {
                     seconds: timeout.as_secs(),

@@ -11,8 +11,11 @@
 //! process is gone.
 //!
 //! Each handler also leads its own process group (`setpgid(0, 0)`), so that the Runtime
-//! API can tell its requests from any other local process's (see [`super::peer`]), and
-//! so that the terminal's Ctrl-C reaches kafka-esm alone, which stops its handlers itself.
+//! API can tell its requests from any other local process's (see [`super::peer`]), so
+//! that the terminal's Ctrl-C reaches kafka-esm alone, which stops its handlers itself,
+//! and so that killing a handler kills whatever it started too ([`kill_group`]). The
+//! parent-death signal reaches the handler alone: what it started outlives a `kill -9`
+//! of kafka-esm unless it asks for the signal too.
 //!
 //! Elsewhere than on Linux there is no parent-death signal: handlers outlive a killed
 //! kafka-esm there (kafka-esm kills them on every other way out).
@@ -70,6 +73,31 @@ pub(super) async fn spawn(mut command: Command) -> io::Result<Child> {
         .await
         .map_err(|_| io::Error::other("the spawner thread dropped the request"))?
 }
+
+/// Kills process group `group` (a handler and whatever it started: a wrapper's child, a
+/// worker pool) with `SIGKILL`; a group already gone is no error. Never signals every
+/// process (`kill(-1)`) or kafka-esm's own group (`kill(0)`): groups 0 and 1 are refused.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+pub(super) fn kill_group(group: u32) {
+    let Ok(group) = libc::pid_t::try_from(group) else {
+        return;
+    };
+    if group <= 1 {
+        return;
+    }
+    // SAFETY: kill(2) takes two integers and touches no memory of this process; its only
+    // effect is the signal. The group is one a handler leads (its pid, given by the
+    // kernel at spawn), signalled when the handler is to go: it reaches that handler and
+    // what it started.
+    // Covered by `tests/local_runtime.rs::a_timeout_kills_what_the_handler_started_too`.
+    unsafe {
+        libc::kill(-group, libc::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+pub(super) fn kill_group(_group: u32) {}
 
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
