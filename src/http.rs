@@ -12,6 +12,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -29,14 +30,45 @@ where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Reply> + Send + 'static,
 {
+    let admit_all = |_| std::future::ready(true);
+    serve_admitting(listener, endpoint, admit_all, unreachable_reply, handler).await
+}
+
+/// Never called: [`serve`] admits every connection.
+fn unreachable_reply() -> Reply {
+    Response::new(Full::new(Bytes::new()))
+}
+
+/// [`serve`], where each connection is first shown to `admit` with its peer's address: a
+/// connection it refuses never reaches `handler`, and gets `refused()` to every request.
+pub(crate) async fn serve_admitting<A, AF, H, F>(
+    listener: TcpListener,
+    endpoint: &'static str,
+    admit: A,
+    refused: fn() -> Reply,
+    handler: H,
+) where
+    A: Fn(SocketAddr) -> AF + Clone + Send + Sync + 'static,
+    AF: Future<Output = bool> + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Reply> + Send + 'static,
+{
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(
-                        serve_connection(stream, endpoint, handler.clone()).in_current_span(),
-                    );
+                Ok((stream, peer)) => {
+                    let (admit, handler) = (admit.clone(), handler.clone());
+                    let connection = async move {
+                        if admit(peer).await {
+                            serve_connection(stream, endpoint, handler).await;
+                        } else {
+                            tracing::warn!("{endpoint}: refused a connection from {peer}");
+                            let refuse = move |_| std::future::ready(refused());
+                            serve_connection(stream, endpoint, refuse).await;
+                        }
+                    };
+                    connections.spawn(connection.in_current_span());
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.

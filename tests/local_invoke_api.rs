@@ -193,6 +193,115 @@ async fn event_dry_run_and_bad_payloads() {
     server.abort();
 }
 
+/// The status line and `x-amzn-ErrorType` of a raw request to the Invoke API at `addr`,
+/// with these extra header lines: what a browser sends, which the SDK never would.
+async fn raw_invoke(addr: std::net::SocketAddr, headers: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /2015-03-31/functions/count/invocations HTTP/1.1\r\n{headers}\
+         content-length: 2\r\nconnection: close\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    let status = reply.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let error_type = reply
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-amzn-errortype: ")
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    (status, error_type)
+}
+
+/// A web page can reach a loopback server: by DNS rebinding (its own name resolving to
+/// 127.0.0.1, so its requests carry that name as `Host`) or by a cross-origin request
+/// (which carries `Origin`). Neither may invoke; a loopback `Host` with no `Origin` may.
+#[tokio::test]
+async fn requests_from_web_pages_are_refused() {
+    let api = InvokeApi::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        [function("count", "count", 10)],
+    )
+    .await
+    .unwrap();
+    let addr = api.local_addr();
+    let server = tokio::spawn(api.serve());
+    let port = addr.port();
+    for headers in [
+        format!("host: rebound.example:{port}\r\n"),
+        format!("host: localhost.example:{port}\r\n"),
+        format!("host: 127.0.0.1:{port}\r\norigin: https://evil.example\r\n"),
+        format!("host: localhost:{port}\r\norigin: null\r\n"),
+    ] {
+        assert_eq!(
+            raw_invoke(addr, &headers).await,
+            (403, "accessdeniedexception".to_string()),
+            "{headers}"
+        );
+    }
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "localhost".to_string(),
+    ] {
+        let (status, _) = raw_invoke(addr, &format!("host: {host}\r\n")).await;
+        assert_eq!(status, 200, "{host}");
+    }
+    server.abort();
+}
+
+/// `Event` invocations hold their payload until a process is free: at most 100 (the
+/// documented bound) are accepted and not yet ended; the next is throttled as Lambda
+/// throttles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_invocations_are_bounded() {
+    let mut f = LocalFunction::new("held", kafka_esm_rig::rig_tool("venv/bin/python").unwrap());
+    f.args = vec!["-m".into(), "awslambdaric".into(), "handler.gate".into()];
+    f.working_dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers"));
+    f.timeout = Duration::from_secs(60);
+    f.concurrency = 1;
+    let api = InvokeApi::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        [Arc::new(LocalInvoker::new(f).unwrap())],
+    )
+    .await
+    .unwrap();
+    let config = common::local_aws(api.endpoint_url()).await;
+    let client = aws_sdk_lambda::Client::new(&config);
+    let server = tokio::spawn(api.serve());
+    // The first invocation is held at the gate (the one process is busy); the others
+    // wait for it, each holding its place.
+    let gate = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let held = Blob::new(json!({"gate": gate.local_addr().unwrap().port()}).to_string());
+    let event = || {
+        client
+            .invoke()
+            .function_name("held")
+            .invocation_type(InvocationType::Event)
+            .payload(held.clone())
+            .send()
+    };
+    for i in 0..100 {
+        assert_eq!(event().await.unwrap().status_code(), 202, "event {i}");
+    }
+    let err = event().await.unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_too_many_requests_exception()),
+        "{err:?}"
+    );
+    let (first, _) = tokio::time::timeout(Duration::from_secs(60), gate.accept())
+        .await
+        .expect("the first invocation reaches the gate")
+        .unwrap();
+    drop(first);
+    server.abort();
+}
+
 #[tokio::test]
 async fn kafka_esm_s_own_lambda_invoker_reaches_a_local_function() {
     let (client, server) = served().await;
@@ -217,24 +326,32 @@ async fn only_loopback_addresses_are_served() {
     assert!(matches!(err, InvokeApiError::NotLoopback(_)), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafka_esm_run_serves_the_invoke_api_next_to_the_mapping() {
-    use kafka_esm_rig::Broker;
+/// `kafka-esm run` serving local function `name` (`handler.<handler>`) and its Invoke
+/// API on a free loopback port, for a mapping on `topic` at `bootstrap`; the process,
+/// the endpoint URL it announced, and the rest of its stderr.
+async fn kafka_esm_run(
+    name: &str,
+    handler: &str,
+    topic: &str,
+    bootstrap: &str,
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+) {
     use tokio::io::AsyncBufReadExt;
-    let broker = common::nisshi().await;
-    let topic = kafka_esm_rig::unique_name("invoke-api");
-    tokio::task::block_in_place(|| broker.create_topic(&topic, 1)).unwrap();
     let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
     let port = kafka_esm_rig::free_port().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
-        .args(["run", "--function-name", "cli-count", "--topics", &topic])
+        .args(["run", "--function-name", name, "--topics", topic])
         .args(["--starting-position", "LATEST"])
-        .args(["--bootstrap-servers", &broker.bootstrap()])
+        .args(["--bootstrap-servers", bootstrap])
         .arg("--function-command")
         .arg(format!(
-            "{} -m awslambdaric handler.count",
+            "{} -m awslambdaric handler.{handler}",
             python.display()
         ))
+        .args(["--function-timeout", "60"])
         .args(["--invoke-address", &format!("127.0.0.1:{port}")])
         .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers"))
         .env("RUST_LOG", "warn")
@@ -244,11 +361,11 @@ async fn kafka_esm_run_serves_the_invoke_api_next_to_the_mapping() {
         .unwrap();
     // kafka-esm says where the API is once it is bound.
     let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let announced = format!("kafka-esm: Lambda Invoke API for local function {name} at ");
     let endpoint = tokio::time::timeout(Duration::from_secs(60), async {
         let mut seen = Vec::new();
         while let Some(line) = stderr.next_line().await.unwrap() {
-            let announced = "kafka-esm: Lambda Invoke API for local function cli-count at ";
-            if let Some(url) = line.strip_prefix(announced) {
+            if let Some(url) = line.strip_prefix(&announced) {
                 return url.to_string();
             }
             seen.push(line);
@@ -261,6 +378,17 @@ async fn kafka_esm_run_serves_the_invoke_api_next_to_the_mapping() {
     .await
     .expect("the Invoke API is announced within 60 s");
     assert_eq!(endpoint, format!("http://127.0.0.1:{port}"));
+    (child, endpoint, stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_esm_run_serves_the_invoke_api_next_to_the_mapping() {
+    use kafka_esm_rig::Broker;
+    let broker = common::nisshi().await;
+    let topic = kafka_esm_rig::unique_name("invoke-api");
+    tokio::task::block_in_place(|| broker.create_topic(&topic, 1)).unwrap();
+    let (mut child, endpoint, mut stderr) =
+        kafka_esm_run("cli-count", "count", &topic, &broker.bootstrap()).await;
     let client = aws_sdk_lambda::Client::new(&common::local_aws(endpoint).await);
     let out = client
         .invoke()
@@ -288,4 +416,73 @@ async fn kafka_esm_run_serves_the_invoke_api_next_to_the_mapping() {
     });
     let status = child.wait().await.unwrap();
     assert_eq!(status.code(), Some(0), "{}", rest.await.unwrap());
+}
+
+/// Whether process `pid` still runs: it has an entry in /proc that is not a zombie (an
+/// orphan is reaped by whatever init the machine has, perhaps never in a container).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => {
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+            !matches!(state.and_then(|s| s.chars().next()), Some('Z' | 'X'))
+        }
+    }
+}
+
+/// A `kill -9` of kafka-esm leaves it no chance to stop its handlers: they must die with
+/// it anyway (the kernel's parent-death signal), or a restarted instance would race its
+/// predecessor's handlers. The handler is held mid-invocation at a gate (a socket to the
+/// test, which it closes only by dying), so its death is an event the test awaits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_die_with_a_killed_kafka_esm() {
+    use kafka_esm_rig::Broker;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let broker = common::nisshi().await;
+    let topic = kafka_esm_rig::unique_name("held");
+    tokio::task::block_in_place(|| broker.create_topic(&topic, 1)).unwrap();
+    let (mut child, endpoint, _stderr) =
+        kafka_esm_run("held", "gate", &topic, &broker.bootstrap()).await;
+    let gate = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = aws_sdk_lambda::Client::new(&common::local_aws(endpoint).await);
+    let gate_port = gate.local_addr().unwrap().port();
+    client
+        .invoke()
+        .function_name("held")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(json!({"gate": gate_port}).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let (stream, _) = tokio::time::timeout(Duration::from_secs(60), gate.accept())
+        .await
+        .expect("the handler reaches the gate within 60 s")
+        .unwrap();
+    let mut stream = tokio::io::BufReader::new(stream);
+    let mut line = String::new();
+    stream.read_line(&mut line).await.unwrap();
+    let handler: u32 = line.trim().parse().unwrap();
+    assert!(running(handler));
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    // The handler's socket closes as it dies (it never answers: it waits for "go"), then
+    // the process ends (it closes its files before it becomes a zombie: /proc has no
+    // event for the last step, so it is polled, bounded).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout_at(deadline, stream.read_to_end(&mut rest)).await;
+    while closed.is_ok() && running(handler) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let alive = running(handler);
+    if alive {
+        // Don't leave it behind for the next test run.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &handler.to_string()])
+            .status();
+    }
+    assert!(
+        closed.is_ok() && !alive,
+        "handler {handler} still runs 10 s after kafka-esm was killed"
+    );
 }

@@ -281,3 +281,142 @@ async fn a_crashed_process_is_replaced_while_another_keeps_working() {
     assert_eq!(pid_of(held.await.unwrap()), working_pid);
     assert_eq!(invoker.idle_processes(), 2);
 }
+
+/// The handler starts from a clean environment: Lambda's variables, `PATH` (passed
+/// through) and the function's own, none of the test's (which stands for kafka-esm's:
+/// Kafka secrets given as `env://`, AWS credentials).
+#[tokio::test]
+async fn the_handler_gets_lambdas_environment_and_nothing_else() {
+    let mut f = local_function("environment", 10);
+    f.env = vec![
+        ("DB_URL".into(), "postgres://db".into()),
+        ("TZ".into(), "Europe/Paris".into()),
+    ];
+    let invoker = LocalInvoker::new(f).unwrap();
+    let answer = json_of(&invoker.invoke(event(json!({}))).await.unwrap().payload);
+    let env = answer["env"].as_object().unwrap();
+    assert_eq!(env["DB_URL"], "postgres://db");
+    assert_eq!(
+        env["TZ"], "Europe/Paris",
+        "the function's own variables win"
+    );
+    assert_eq!(env["PATH"], std::env::var("PATH").unwrap());
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "local-environment");
+    assert_eq!(env["_HANDLER"], "handler.environment");
+    assert_eq!(env["LAMBDA_TASK_ROOT"], handlers_dir().to_str().unwrap());
+    assert_eq!(env["AWS_REGION"], "us-east-1");
+    // What the runtime client itself sets while it runs an invocation.
+    let set_by_the_runtime = ["_X_AMZN_TRACE_ID", "LC_CTYPE"];
+    let mut names: Vec<&str> = env
+        .keys()
+        .map(String::as_str)
+        .filter(|name| !set_by_the_runtime.contains(name))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "AWS_DEFAULT_REGION",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_LAMBDA_FUNCTION_VERSION",
+            "AWS_LAMBDA_INITIALIZATION_TYPE",
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "AWS_LAMBDA_RUNTIME_API",
+            "AWS_REGION",
+            "DB_URL",
+            "LAMBDA_TASK_ROOT",
+            "LANG",
+            "PATH",
+            "TZ",
+            "_HANDLER",
+        ]
+    );
+}
+
+/// The status code of `method path` sent to the server at `address` (host:port).
+async fn status_of(address: &str, method: &str, path: &str) -> u16 {
+    use tokio::io::AsyncReadExt;
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    let status = reply.split_whitespace().nth(1).unwrap_or_default();
+    status
+        .parse()
+        .unwrap_or_else(|_| panic!("no status: {reply}"))
+}
+
+/// Any other local process (this test stands for one: it is not in the handler's
+/// process group) is refused by the Runtime API before it can take an invocation with
+/// `next` (which would otherwise wait for the next event, then steal it) or answer one;
+/// the handler goes on unaffected.
+#[tokio::test]
+async fn only_the_handler_may_call_its_runtime_api() {
+    let invoker = function("environment", 10);
+    let first = json_of(&invoker.invoke(event(json!({}))).await.unwrap().payload);
+    let api = first["env"]["AWS_LAMBDA_RUNTIME_API"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (method, path) in [
+        ("GET", "/2018-06-01/runtime/invocation/next"),
+        ("POST", "/2018-06-01/runtime/invocation/some-id/response"),
+        ("POST", "/2018-06-01/runtime/init/error"),
+    ] {
+        let status = tokio::time::timeout(Duration::from_secs(10), status_of(&api, method, path))
+            .await
+            .unwrap_or_else(|_| panic!("{method} {path} was served (a next long-polls)"));
+        assert_eq!(status, 403, "{method} {path}");
+    }
+    let second = json_of(&invoker.invoke(event(json!({}))).await.unwrap().payload);
+    assert_eq!(second["pid"], first["pid"], "the handler was disturbed");
+}
+
+/// Whether process `pid` still runs: an entry in /proc that is not a zombie (an orphan
+/// is reaped by whatever init the machine has, perhaps never in a container).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        !matches!(state.and_then(|s| s.chars().next()), Some('Z' | 'X'))
+    })
+}
+
+/// A handler that started processes of its own (a wrapper script, a worker pool) leaves
+/// none behind when it is killed: its whole process group goes.
+#[tokio::test]
+async fn a_timeout_kills_what_the_handler_started_too() {
+    let invoker = function("forks", 3);
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let error = invoker
+        .invoke(event(json!({"pid_file": pid_file})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, InvokeError::Timeout { seconds: 3 }),
+        "{error}"
+    );
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The kill is sent before the timeout is reported; the process ends just after
+    // (there is no event for that in /proc: polled, bounded).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while running(pid) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let alive = running(pid);
+    if alive {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    assert!(!alive, "the handler's child {pid} outlived it");
+}

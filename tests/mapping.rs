@@ -562,7 +562,12 @@ async fn kafka_esm_run_invokes_a_local_handler_through_the_runtime_api() {
         &broker.bootstrap(),
         &group,
         10,
-        json!({"KafkaEsm": {"FunctionCommand": command, "FunctionTimeout": 30}}),
+        json!({"KafkaEsm": {
+            "FunctionCommand": command,
+            "FunctionTimeout": 30,
+            // The handler sees kafka-esm's environment no more: it is given this.
+            "FunctionEnvironment": {"KAFKA_ESM_TEST_REPORT": fifo.to_str().unwrap()},
+        }}),
     );
     std::fs::write(&file, mapping).unwrap();
     let handlers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers");
@@ -570,7 +575,6 @@ async fn kafka_esm_run_invokes_a_local_handler_through_the_runtime_api() {
         .args(["run", "--config"])
         .arg(format!("file://{}", file.display()))
         .current_dir(&handlers)
-        .env("KAFKA_ESM_TEST_REPORT", &fifo)
         .env("RUST_LOG", "warn")
         .stderr(std::process::Stdio::piped())
         .spawn()

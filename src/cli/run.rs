@@ -108,6 +108,12 @@ fn local_invoker(mapping: &Mapping, command: &str) -> Result<LocalInvoker, Local
     if let Some(concurrency) = mapping.esm.function_concurrency {
         function.concurrency = concurrency;
     }
+    if let Some(variables) = &mapping.esm.function_environment {
+        function.env = variables
+            .iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+    }
     if let Some(region) = mapping
         .esm
         .region

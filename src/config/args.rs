@@ -118,6 +118,11 @@ pub struct MappingArgs {
         help_heading = ESM_HEADING
     )]
     pub function_concurrency: Option<i64>,
+    /// The local function's own environment variables, a JSON object of strings
+    /// (`{"DB_URL":"..."}`, or `file://PATH`), as Lambda's `Environment.Variables`. The
+    /// handler gets these, Lambda's variables and PATH, nothing else of kafka-esm's.
+    #[arg(long, value_name = "JSON", help_heading = ESM_HEADING)]
+    pub function_environment: Option<String>,
     /// Also serve the Lambda Invoke API for the local function at this loopback
     /// IP:PORT (for `aws lambda invoke --endpoint-url http://IP:PORT` and SDKs).
     #[arg(long, value_name = "IP:PORT", help_heading = ESM_HEADING)]
@@ -286,6 +291,17 @@ impl MappingArgs {
         }
         if let Some(v) = self.function_concurrency {
             esm.insert("FunctionConcurrency".into(), json!(v));
+        }
+        if let Some(text) = self.function_environment {
+            match load_json(&text) {
+                Ok(v) => {
+                    esm.insert("FunctionEnvironment".into(), v);
+                }
+                Err(e) => r.error(
+                    format!("{ESM_SECTION}.FunctionEnvironment"),
+                    Problem::Invalid(format!("--function-environment: {e}")),
+                ),
+            }
         }
         if let Some(v) = self.invoke_address {
             esm.insert("InvokeAddress".into(), json!(v));

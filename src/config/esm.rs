@@ -1,7 +1,7 @@
 //! The `KafkaEsm` section: kafka-esm's own settings, kept apart from the AWS shape.
 //!
 //! Only what AWS has no parameter for: a mapping UUID to reuse, a local function command,
-//! its timeout, its concurrency and its Invoke API address, the Lambda endpoint and
+//! its timeout, its concurrency, its environment and its Invoke API address, the Lambda endpoint and
 //! region, the metrics address, and the loudly named opt-in for SASL over plaintext. The AWS CLI would refuse this section: keep it out of
 //! files shared with AWS, or give these settings as flags. This file reads the section;
 //! deriving the security protocol from it is the resolver's job.
@@ -12,6 +12,7 @@ use super::keys::ESM_SECTION;
 use super::mapping::EsmOptions;
 use super::names::is_region;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -28,6 +29,7 @@ pub const KEYS: &[&str] = &[
     "FunctionCommand",
     "FunctionTimeout",
     "FunctionConcurrency",
+    "FunctionEnvironment",
     "InvokeAddress",
     "LambdaEndpointUrl",
     "Region",
@@ -101,6 +103,10 @@ pub fn esm_options(r: &mut Report, v: Option<&Value>) -> (EsmOptions, Option<Uui
             );
         }
         local_only(r, "FunctionConcurrency", &o);
+    }
+    if let Some(v) = get(map, "FunctionEnvironment") {
+        o.function_environment = function_environment(r, &f("FunctionEnvironment"), v);
+        local_only(r, "FunctionEnvironment", &o);
     }
     if let Some(s) = get(map, "InvokeAddress").and_then(|v| string(r, &f("InvokeAddress"), v)) {
         match s.parse::<std::net::SocketAddr>() {
@@ -186,6 +192,47 @@ pub fn esm_options(r: &mut Report, v: Option<&Value>) -> (EsmOptions, Option<Uui
     (o, uuid)
 }
 
+/// `FunctionEnvironment`: the local function's own variables, an object of strings as
+/// Lambda's `Environment.Variables` (names as Lambda allows them, none it reserves, 4 KB
+/// in all). `None` unless every variable is valid.
+fn function_environment(
+    r: &mut Report,
+    field: &str,
+    v: &Value,
+) -> Option<BTreeMap<String, String>> {
+    use crate::invoke::local::{MAX_ENVIRONMENT_BYTES, check_variable};
+    let map = object(r, field, v)?;
+    let mut variables = BTreeMap::new();
+    let mut all_ok = true;
+    for (name, value) in map {
+        let at = join(field, name);
+        let Some(value) = string(r, &at, value) else {
+            all_ok = false;
+            continue;
+        };
+        match check_variable(name, value) {
+            Ok(()) => {
+                variables.insert(name.clone(), value.to_owned());
+            }
+            Err(why) => {
+                r.invalid(at, why);
+                all_ok = false;
+            }
+        }
+    }
+    let size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_ENVIRONMENT_BYTES {
+        r.invalid(
+            field,
+            format!(
+                "must hold at most {MAX_ENVIRONMENT_BYTES} bytes of names and values, got {size}"
+            ),
+        );
+        all_ok = false;
+    }
+    all_ok.then_some(variables)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +252,7 @@ mod tests {
             "FunctionCommand": "./bootstrap",
             "FunctionTimeout": 840,
             "FunctionConcurrency": 4,
+            "FunctionEnvironment": {"DB_URL": "postgres://db", "PATH": "/opt/bin:/bin"},
             "InvokeAddress": "127.0.0.1:9001",
             "Region": "eu-west-1",
             "MetricsAddress": "127.0.0.1:9100",
@@ -223,6 +271,10 @@ mod tests {
                 function_command: Some("./bootstrap".into()),
                 function_timeout: Some(Duration::from_secs(840)),
                 function_concurrency: Some(4),
+                function_environment: Some(BTreeMap::from([
+                    ("DB_URL".into(), "postgres://db".into()),
+                    ("PATH".into(), "/opt/bin:/bin".into()),
+                ])),
                 invoke_address: Some("127.0.0.1:9001".parse().unwrap()),
                 lambda_endpoint_url: None,
                 region: Some("eu-west-1".into()),
@@ -296,6 +348,56 @@ mod tests {
         );
         let (_, _, e) = read(json!([]));
         assert_eq!(e, ["KafkaEsm: must be an object, got a list"]);
+    }
+
+    #[test]
+    fn function_variables_are_checked_as_lambda_checks_them() {
+        let (o, _, e) = read(json!({
+            "FunctionCommand": "./f",
+            "FunctionEnvironment": {
+                "AWS_SECRET_ACCESS_KEY": "x",
+                "_HANDLER": "x",
+                "9LIVES": "x",
+                "A": "x",
+                "NUMBER": 1,
+                "OK": "fine"
+            }
+        }));
+        assert_eq!(o.function_environment, None);
+        assert_eq!(
+            e,
+            [
+                "KafkaEsm.FunctionEnvironment.9LIVES: not a variable name Lambda accepts (a letter, then letters, digits and _)",
+                "KafkaEsm.FunctionEnvironment.A: not a variable name Lambda accepts (a letter, then letters, digits and _)",
+                "KafkaEsm.FunctionEnvironment.AWS_SECRET_ACCESS_KEY: reserved: Lambda sets it",
+                "KafkaEsm.FunctionEnvironment.NUMBER: must be a string, got an integer",
+                "KafkaEsm.FunctionEnvironment._HANDLER: reserved: Lambda sets it",
+            ]
+        );
+        let mut r = Report::default();
+        esm_options(
+            &mut r,
+            Some(&json!({"FunctionCommand": "./f", "FunctionEnvironment": {"_X": "x"}})),
+        );
+        assert_eq!(r.errors[0].problem.reason(), "ESM_CONFIG_NOT_VALID");
+        let big = "x".repeat(4090);
+        let (_, _, e) = read(json!({
+            "FunctionCommand": "./f",
+            "FunctionEnvironment": {"BIG": big, "MORE": "yy"}
+        }));
+        assert_eq!(
+            e,
+            [
+                "KafkaEsm.FunctionEnvironment: must hold at most 4096 bytes of names and values, got 4099"
+            ]
+        );
+        let (_, _, e) = read(json!({"FunctionEnvironment": {}}));
+        assert_eq!(
+            e,
+            [
+                "KafkaEsm.FunctionEnvironment: applies to a local function only: give FunctionCommand too"
+            ]
+        );
     }
 
     #[test]

@@ -247,6 +247,11 @@ pub struct EsmOptions {
     /// `FunctionConcurrency` (`--function-concurrency`, 1..=1000): how many processes a
     /// local function may run at once (one per partition in flight); `None`: 10.
     pub function_concurrency: Option<u32>,
+    /// `FunctionEnvironment` (`--function-environment`, a JSON object of strings): the
+    /// local function's own variables, as Lambda's `Environment.Variables`. The handler
+    /// is started with these, the variables Lambda sets and `PATH`, and nothing else of
+    /// kafka-esm's environment.
+    pub function_environment: Option<std::collections::BTreeMap<String, String>>,
     /// `InvokeAddress` (`--invoke-address`, a loopback IP:PORT): also serve the Lambda
     /// Invoke API there for the local function; not served when `None`.
     pub invoke_address: Option<SocketAddr>,

@@ -65,3 +65,20 @@ def gate(event, context):
             s.sendall(f"{os.getpid()}\n".encode())
             s.makefile().readline()
     return {"pid": os.getpid()}
+
+
+def environment(event, context):
+    """Answers with the whole environment the handler was started with, and its pid."""
+    return {"env": dict(os.environ), "pid": os.getpid()}
+
+
+
+def forks(event, context):
+    """Starts a child process, as a wrapper script or a worker pool would, writes its pid
+    to the file named by {"pid_file": PATH}, then sleeps past the timeout."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "300"])
+    with open(event["pid_file"], "w") as out:
+        out.write(str(child.pid))
+    time.sleep(300)

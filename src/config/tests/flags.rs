@@ -353,6 +353,49 @@ fn kafka_esm_flags_fill_the_section_over_the_file() {
 }
 
 #[test]
+fn the_function_environment_flag_takes_a_json_object() {
+    let doc = with(json!({"KafkaEsm": {"FunctionCommand": "./f"}})).to_string();
+    let m = parse(&[
+        "--cli-input-json",
+        &doc,
+        "--function-environment",
+        r#"{"DB_URL": "postgres://db"}"#,
+    ])
+    .resolve()
+    .unwrap();
+    assert_eq!(
+        m.esm.function_environment,
+        Some([("DB_URL".to_string(), "postgres://db".to_string())].into())
+    );
+    let e = parse(&[
+        "--cli-input-json",
+        &doc,
+        "--function-environment",
+        "DB_URL=x",
+    ])
+    .resolve()
+    .unwrap_err();
+    let m: Vec<String> = e.errors().iter().map(ToString::to_string).collect();
+    assert!(
+        m[0].starts_with("KafkaEsm.FunctionEnvironment: --function-environment: not valid JSON"),
+        "{m:?}"
+    );
+    let e = parse(&[
+        "--cli-input-json",
+        &doc,
+        "--function-environment",
+        r#"{"AWS_ACCESS_KEY_ID": "AKIA"}"#,
+    ])
+    .resolve()
+    .unwrap_err();
+    assert_eq!(
+        e.errors()[0].to_string(),
+        "KafkaEsm.FunctionEnvironment.AWS_ACCESS_KEY_ID: reserved: Lambda sets it"
+    );
+    assert_eq!(e.reason(), ESM_CONFIG_NOT_VALID);
+}
+
+#[test]
 fn the_flag_definitions_are_consistent() {
     use clap::CommandFactory;
     Cli::command().debug_assert();
@@ -380,6 +423,7 @@ fn the_flag_definitions_are_consistent() {
         "--self-managed-kafka-event-source-config",
         "--provisioned-poller-config",
         "--allow-insecure-sasl-over-plaintext",
+        "--function-environment",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

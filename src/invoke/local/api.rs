@@ -6,6 +6,10 @@
 //! connection it holds are aborted with it, so a long-poll left behind by a dead process
 //! can never take the next process's event.
 //!
+//! Only the handler may call it: a connection is served when the socket at its other end
+//! belongs to the handler's process group, and gets 403 `AccessDeniedException` to
+//! every request otherwise, never touching an invocation ([`super::peer`]).
+//!
 //! Routes: `GET invocation/next` (long-poll), `POST invocation/{id}/response`,
 //! `POST invocation/{id}/error`, `POST init/error`. Bodies are capped at
 //! [`MAX_PAYLOAD`]; anything else gets a clear 4xx with Lambda's error object. Nothing
@@ -21,10 +25,11 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, oneshot, watch};
 
 /// Lambda's synchronous payload limit, for events, responses and error objects: 6 MB.
 pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -68,6 +73,8 @@ pub struct Shared {
     current: Mutex<Option<Current>>,
     ready: Notify,
     function_arn: String,
+    /// The handler's pid, which leads its process group, once it is started.
+    handler: watch::Sender<Option<u32>>,
 }
 
 impl Shared {
@@ -76,7 +83,26 @@ impl Shared {
             current: Mutex::new(None),
             ready: Notify::new(),
             function_arn,
+            handler: watch::Sender::new(None),
         })
+    }
+
+    /// Serves the process `pid` (a process group's leader) and its group, and no other.
+    pub fn serve_handler(&self, pid: u32) {
+        self.handler.send_replace(Some(pid));
+    }
+
+    /// Whether the connection from `peer` to `server` comes from the handler's process
+    /// group; waits for the handler to be started.
+    async fn admits(&self, peer: SocketAddr, server: SocketAddr) -> bool {
+        let mut handler = self.handler.subscribe();
+        let Ok(group) = handler.wait_for(Option::is_some).await.map(|pid| *pid) else {
+            return false;
+        };
+        let Some(group) = group else { return false };
+        tokio::task::spawn_blocking(move || super::peer::held_by_group(peer, server, group))
+            .await
+            .unwrap_or(false)
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Current>> {
@@ -141,11 +167,28 @@ impl std::fmt::Debug for Shared {
 }
 
 /// Accepts connections until aborted; aborting drops (and so aborts) every connection.
+/// Only the handler's are served (see [`Shared::serve_handler`]).
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    crate::http::serve(listener, "runtime API", move |req| {
+    let Ok(server) = listener.local_addr() else {
+        return;
+    };
+    let admitting = shared.clone();
+    let admit = move |peer| {
+        let shared = admitting.clone();
+        async move { shared.admits(peer, server).await }
+    };
+    crate::http::serve_admitting(listener, "runtime API", admit, forbidden, move |req| {
         handle(shared.clone(), req)
     })
     .await
+}
+
+fn forbidden() -> Reply {
+    error(
+        StatusCode::FORBIDDEN,
+        "AccessDeniedException",
+        "only the function's own processes may call its Runtime API",
+    )
 }
 
 /// Serves one connection (a socket, or any byte stream: the fuzz target uses an in-memory

@@ -14,7 +14,12 @@
 //! that isn't JSON), `InvalidRuntimeException` (502, the command can't start).
 //!
 //! Invocations share the function's process pool with the mapping that runs it. Requests
-//! are not authenticated (signatures are ignored): the API binds loopback addresses only.
+//! are not authenticated (signatures are ignored): the API binds loopback addresses only,
+//! and refuses (403 `AccessDeniedException`) a request whose `Host` is not a loopback
+//! literal (`127.0.0.1`, `[::1]`, `localhost`, any port) or that carries an `Origin`:
+//! a web page (a DNS-rebinding attack, a cross-origin `fetch`) cannot invoke. At most
+//! [`MAX_EVENT_INVOCATIONS`] `Event` invocations are accepted and not yet ended
+//! at once; past that, 429 `TooManyRequestsException`, as Lambda throttles.
 
 use super::process::LocalInvoker;
 use crate::http::Reply;
@@ -22,17 +27,22 @@ use crate::invoke::{Invocation, InvokeError, Invoker};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 const PREFIX: &str = "/2015-03-31/functions/";
 const SUFFIX: &str = "/invocations";
 /// Lambda's limit on a synchronous request's payload.
 const MAX_REQUEST: usize = 6 * 1024 * 1024;
+
+/// How many `Event` invocations may be accepted and not yet ended at once:
+/// each holds its payload (up to 6 MB) while it waits for a process.
+pub const MAX_EVENT_INVOCATIONS: usize = 100;
 
 /// Why the Invoke API could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +65,7 @@ pub enum InvokeApiError {
 pub struct InvokeApi {
     listener: TcpListener,
     functions: Arc<HashMap<String, Arc<LocalInvoker>>>,
+    events: Arc<Semaphore>,
 }
 
 impl InvokeApi {
@@ -77,6 +88,7 @@ impl InvokeApi {
         Ok(InvokeApi {
             listener,
             functions: Arc::new(functions),
+            events: Arc::new(Semaphore::new(MAX_EVENT_INVOCATIONS)),
         })
     }
 
@@ -96,9 +108,9 @@ impl InvokeApi {
     /// Serves until the future is dropped; dropping it drops every connection, and any
     /// invocation they were waiting for (`Event` invocations run on, detached).
     pub async fn serve(self) {
-        let functions = self.functions;
+        let (functions, events) = (self.functions, self.events);
         crate::http::serve(self.listener, "Invoke API", move |req| {
-            handle(functions.clone(), req)
+            handle(functions.clone(), events.clone(), req)
         })
         .await
     }
@@ -106,17 +118,74 @@ impl InvokeApi {
 
 async fn handle(
     functions: Arc<HashMap<String, Arc<LocalInvoker>>>,
+    events: Arc<Semaphore>,
     req: Request<Incoming>,
 ) -> Reply {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut reply = route(&functions, req).await;
+    let mut reply = match refused(&req) {
+        Some(why) => error(StatusCode::FORBIDDEN, "AccessDeniedException", why),
+        None => route(&functions, &events, req).await,
+    };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         reply.headers_mut().insert("x-amzn-requestid", value);
     }
     reply
 }
 
-async fn route(functions: &HashMap<String, Arc<LocalInvoker>>, req: Request<Incoming>) -> Reply {
+/// Why a request must not be served, whatever it asks: it comes from a web page.
+fn refused(req: &Request<Incoming>) -> Option<&'static str> {
+    if req.headers().contains_key(ORIGIN) {
+        return Some("requests from web pages (with an Origin header) are not served");
+    }
+    // HTTP/1.1 puts the host in the Host header (an absolute URI is refused by hyper).
+    let loopback = req
+        .headers()
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(loopback_host);
+    (!loopback).then_some(
+        "the Host header must name a loopback address: 127.0.0.1, [::1] or localhost, with any port",
+    )
+}
+
+/// Whether a `Host` header names this host by a loopback literal (127.0.0.0/8, `[::1]`,
+/// `localhost`), with or without a port. A DNS name that resolves to loopback is not
+/// one: that is how DNS rebinding reaches loopback servers.
+fn loopback_host(host: &str) -> bool {
+    let port_ok = |port: &str| port.is_empty() || port.parse::<u16>().is_ok();
+    if let Some(rest) = host.strip_prefix('[') {
+        let Some((ip, tail)) = rest.split_once(']') else {
+            return false;
+        };
+        let port = match tail {
+            "" => "",
+            _ => match tail.strip_prefix(':') {
+                Some(port) if !port.is_empty() => port,
+                _ => return false,
+            },
+        };
+        return port_ok(port)
+            && ip
+                .parse::<std::net::Ipv6Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
+    }
+    let (name, port) = match host.split_once(':') {
+        Some((_, "")) => return false,
+        Some((name, port)) => (name, port),
+        None => (host, ""),
+    };
+    port_ok(port)
+        && (name.eq_ignore_ascii_case("localhost")
+            || name
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback()))
+}
+
+async fn route(
+    functions: &HashMap<String, Arc<LocalInvoker>>,
+    events: &Arc<Semaphore>,
+    req: Request<Incoming>,
+) -> Reply {
     let Some(raw_name) = req
         .uri()
         .path()
@@ -204,8 +273,16 @@ async fn route(functions: &HashMap<String, Arc<LocalInvoker>>, req: Request<Inco
     match invocation_type.as_str() {
         "DryRun" => empty(StatusCode::NO_CONTENT),
         "Event" => {
+            let Ok(permit) = events.clone().try_acquire_owned() else {
+                return error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequestsException",
+                    "Rate Exceeded.",
+                );
+            };
             let invoker = invoker.clone();
             tokio::spawn(async move {
+                let _permit = permit;
                 if let Err(e) = invoker.invoke(payload).await {
                     tracing::warn!(function = %invoker.function().name, "Event invocation failed: {e}");
                 }
@@ -401,6 +478,41 @@ mod tests {
                 find(&functions, name, qualifier).is_none(),
                 "{name} {qualifier:?}"
             );
+        }
+    }
+
+    #[test]
+    fn only_loopback_literals_are_hosts() {
+        for host in [
+            "127.0.0.1",
+            "127.0.0.1:9001",
+            "127.1.2.3:80",
+            "[::1]",
+            "[::1]:9001",
+            "localhost",
+            "LocalHost:9001",
+        ] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "evil.example:9001",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:9001",
+            "10.0.0.1:9001",
+            "0.0.0.0:9001",
+            "::1",
+            "[::1",
+            "[::2]:80",
+            "[::1]9001",
+            "[::1]:",
+            "localhost:",
+            "localhost:x",
+            "localhost:99999",
+            "127.0.0.1:80:80",
+        ] {
+            assert!(!loopback_host(host), "{host}");
         }
     }
 

@@ -29,12 +29,20 @@
 //! from the pool, alone (the others keep working), and the next invocation that needs it
 //! starts a fresh one (a cold start). The timeout covers the whole invocation, including a
 //! cold start's initialization (Lambda times the init phase separately), but not the wait
-//! for a free process. Only the process itself is killed on a timeout: a command that
-//! forks its handler (a shell wrapper) must `exec` it.
+//! for a free process. A process is killed with its process group: whatever it started
+//! (a wrapper's child, a worker pool) goes with it.
+//!
+//! Each process starts from a clean environment: Lambda's variables, `PATH` and the
+//! function's own ([`LocalFunction::env`]), nothing else of kafka-esm's (its Kafka
+//! secrets, its AWS credentials). It leads its own process group, and only that group
+//! may call its Runtime API ([`peer`]). It dies with kafka-esm, even one killed with
+//! `kill -9` ([`spawn`], Linux).
 
 pub mod api;
 pub mod invoke_api;
+mod peer;
 mod process;
+mod spawn;
 
 pub use api::MAX_PAYLOAD;
 pub use invoke_api::{InvokeApi, InvokeApiError};
@@ -64,7 +72,9 @@ pub struct LocalFunction {
     pub name: String,
     pub program: OsString,
     pub args: Vec<OsString>,
-    /// Extra environment, on top of what Lambda sets (which it may override).
+    /// The function's own variables (Lambda's `Environment.Variables`), on top of what
+    /// Lambda sets; no variable Lambda reserves ([`RESERVED_VARIABLES`]). The handler
+    /// sees these, Lambda's and `PATH`, nothing else of kafka-esm's environment.
     pub env: Vec<(OsString, OsString)>,
     /// The working directory, and `LAMBDA_TASK_ROOT`; the current directory if `None`.
     pub working_dir: Option<PathBuf>,
@@ -122,8 +132,61 @@ impl LocalFunction {
         if self.name.is_empty() || !self.name.is_ascii() || !self.region.is_ascii() {
             return Err(LocalError::Name(self.name.clone()));
         }
+        for (name, value) in &self.env {
+            let name = name.to_string_lossy();
+            if let Err(why) = check_variable(&name, &value.to_string_lossy()) {
+                return Err(LocalError::Environment(format!("{name}: {why}")));
+            }
+        }
         Ok(())
     }
+}
+
+/// The variables Lambda sets and refuses in a function's `Environment.Variables`.
+pub const RESERVED_VARIABLES: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_REGION",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "LAMBDA_RUNTIME_DIR",
+    "LAMBDA_TASK_ROOT",
+];
+
+/// Lambda's limit on a function's variables: 4 KB, names and values together.
+pub const MAX_ENVIRONMENT_BYTES: usize = 4 * 1024;
+
+/// Why a function variable is refused, as Lambda refuses it: a name of a letter then
+/// letters, digits and `_` (two characters at least), not reserved; no NUL in the value
+/// (no process could be given it).
+pub fn check_variable(name: &str, value: &str) -> Result<(), String> {
+    if RESERVED_VARIABLES.contains(&name) {
+        return Err("reserved: Lambda sets it".into());
+    }
+    let mut chars = name.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !well_formed {
+        return Err(
+            "not a variable name Lambda accepts (a letter, then letters, digits and _)".into(),
+        );
+    }
+    if value.contains('\0') {
+        return Err("the value holds a NUL character".into());
+    }
+    Ok(())
 }
 
 /// Why a local function's configuration was refused (`FUNCTION_CONFIG_NOT_VALID`).
@@ -138,6 +201,8 @@ pub enum LocalError {
     NoCommand,
     #[error("the function name {0:?} is empty or not ASCII (or the region isn't)")]
     Name(String),
+    #[error("the function variable {0}")]
+    Environment(String),
 }
 
 #[cfg(test)]
@@ -170,6 +235,21 @@ mod tests {
             Err(LocalError::NoCommand)
         );
         assert!(LocalFunction::new("fé", "x").validate().is_err());
+        for (name, value) in [("AWS_REGION", "x"), ("1X", "x"), ("X", "x"), ("OK", "a\0b")] {
+            let f = LocalFunction {
+                env: vec![(name.into(), value.into())],
+                ..ok.clone()
+            };
+            assert!(
+                matches!(f.validate(), Err(LocalError::Environment(_))),
+                "{name}"
+            );
+        }
+        let f = LocalFunction {
+            env: vec![("PATH".into(), "/bin".into()), ("Db_1".into(), "".into())],
+            ..ok.clone()
+        };
+        assert_eq!(f.validate(), Ok(()));
         for concurrency in [0, MAX_CONCURRENCY + 1] {
             let f = LocalFunction {
                 concurrency,

@@ -4,6 +4,8 @@ use super::api::{self, Answer, Event, MAX_PAYLOAD, Shared};
 use super::{LocalError, LocalFunction};
 use crate::invoke::{Invocation, InvokeError, Invoker};
 use bytes::Bytes;
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,13 +32,28 @@ pub struct LocalInvoker {
 #[derive(Debug)]
 struct Instance {
     child: Child,
+    /// The process group the child leads (its pid): it and whatever it started.
+    group: Option<u32>,
     shared: Arc<Shared>,
     server: JoinHandle<()>,
 }
 
+impl Instance {
+    /// Kills the process and everything it started (its process group).
+    fn kill(&mut self) {
+        if let Some(group) = self.group {
+            super::spawn::kill_group(group);
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
-        // The child is spawned with kill_on_drop: it goes too.
+        // Also what it started, even after it exited: the group lives on while any member
+        // does, and the kernel reuses no pid that still names a group. (An emptied group's
+        // id could name another only after the pids wrapped around since the exit.)
+        self.kill();
         self.server.abort();
     }
 }
@@ -96,27 +113,14 @@ impl LocalInvoker {
         let mut command = Command::new(&f.program);
         command
             .args(&f.args)
-            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", &f.name)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string())
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", f.name),
-            )
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
-            .env("AWS_REGION", &f.region)
-            .env("AWS_DEFAULT_REGION", &f.region)
-            .envs(f.env.iter().map(|(k, v)| (k, v)))
+            .env_clear()
+            .envs(lambda_environment(f, &address.to_string()))
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        if let Some(handler) = &f.handler {
-            command.env("_HANDLER", handler);
-        }
         if let Some(dir) = &f.working_dir {
-            command.current_dir(dir).env("LAMBDA_TASK_ROOT", dir);
+            command.current_dir(dir);
         }
-        let child = match command.spawn() {
+        let child = match super::spawn::spawn(command).await {
             Ok(child) => child,
             Err(e) => {
                 server.abort();
@@ -129,14 +133,65 @@ impl LocalInvoker {
                 });
             }
         };
+        let group = child.id();
+        if let Some(pid) = group {
+            shared.serve_handler(pid);
+        }
         tracing::info!(function = %f.name, %address, "local function started (cold start)");
         Ok(Instance {
             child,
+            group,
             shared,
             server,
         })
     }
 }
+
+/// The handler's whole environment: what Lambda sets, `PATH` passed through from
+/// kafka-esm's (a command run by `sh -c` needs it; Lambda's own default when unset), and
+/// the function's own variables (which may replace `PATH`, `LANG` and `TZ`, as on Lambda,
+/// but no variable Lambda reserves: [`LocalFunction::validate`] refuses those). Nothing
+/// else of kafka-esm's environment (Kafka secrets given as `env://`, AWS credentials)
+/// reaches the handler.
+fn lambda_environment(f: &LocalFunction, runtime_api: &str) -> Vec<(OsString, OsString)> {
+    let task_root = f
+        .working_dir
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .map(PathBuf::into_os_string);
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
+    let mut env: Vec<(OsString, OsString)> = [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", f.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", f.name),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "local".into()),
+        ("AWS_REGION", f.region.clone()),
+        ("AWS_DEFAULT_REGION", f.region.clone()),
+        ("LANG", "en_US.UTF-8".into()),
+        ("TZ", ":UTC".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+    .collect();
+    env.push(("PATH".into(), path));
+    if let Some(handler) = &f.handler {
+        env.push(("_HANDLER".into(), handler.into()));
+    }
+    if let Some(root) = task_root {
+        env.push(("LAMBDA_TASK_ROOT".into(), root));
+    }
+    env.extend(f.env.iter().cloned());
+    env
+}
+
+/// `PATH` when kafka-esm has none: Lambda's, less its runtime directories.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// How one invocation ended, before it becomes an [`Invocation`].
 enum Ended {
@@ -229,7 +284,7 @@ impl LocalInvoker {
             }
             Ended::TimedOut => {
                 tracing::warn!(function = %name, "local function timed out; killed");
-                let _ = instance.child.start_kill();
+                instance.kill();
                 let _ = tokio::time::timeout(Duration::from_secs(5), instance.child.wait()).await;
                 let error = InvokeError::Timeout {
                     seconds: timeout.as_secs(),
