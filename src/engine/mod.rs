@@ -33,6 +33,11 @@ use partition::PartitionState;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+/// The default of [`EngineConfig::max_buffered_bytes`]: 48 MiB, two full 6 MiB batches
+/// (one in the making while one is invoked) for each of four partitions, beyond the one
+/// full batch every partition may always hold.
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 2 * 6 * 1024 * 1024 * 4;
+
 /// Wall-clock milliseconds since the Unix epoch, the unit of record timestamps. The
 /// caller passes the current time into every call.
 pub type Millis = i64;
@@ -73,8 +78,12 @@ pub struct EngineConfig {
     /// The first retry waits about this long, doubling up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
-    /// Fetched records held per partition before its fetching is paused.
-    pub max_buffered: usize,
+    /// The encoded bytes of fetched records (not yet in a batch) the engine holds across
+    /// all its partitions before it pauses fetching: partitions holding at least one full
+    /// batch stop fetching while the total is over this, and fetch again once it is back
+    /// under half of it. A partition holding less than a full batch (`batch_size`
+    /// records, or `max_payload` bytes) is never paused, so every batch can fill.
+    pub max_buffered_bytes: usize,
     /// Seeds the retry jitter, so a run can be replayed.
     pub seed: u64,
 }
@@ -94,7 +103,7 @@ impl EngineConfig {
             has_destination: false,
             retry_base: Duration::from_millis(500),
             retry_max: Duration::from_secs(60),
-            max_buffered: 1000,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             seed: 0x6b61_666b_612d_6573,
         }
     }
@@ -190,6 +199,10 @@ pub struct Engine<R: EngineRecord> {
     actions: VecDeque<Action<R>>,
     next_id: u64,
     rng: u64,
+    /// The encoded bytes buffered across partitions (what flow control weighs).
+    buffered_bytes: usize,
+    /// Partitions whose fetching is paused.
+    paused: usize,
 }
 
 impl<R: EngineRecord> Engine<R> {
@@ -201,6 +214,8 @@ impl<R: EngineRecord> Engine<R> {
             actions: VecDeque::new(),
             next_id: 0,
             rng,
+            buffered_bytes: 0,
+            paused: 0,
         }
     }
 
@@ -211,8 +226,26 @@ impl<R: EngineRecord> Engine<R> {
     /// Starts handling a partition whose records will be fetched from `position` on
     /// (its committed offset, or where the starting position resolved to).
     pub fn assign(&mut self, partition: TopicPartition, position: i64) {
-        self.partitions
-            .insert(partition, PartitionState::new(position));
+        if let Some(old) = self
+            .partitions
+            .insert(partition, PartitionState::new(position))
+        {
+            self.forget(&old);
+        }
+    }
+
+    /// The encoded bytes of the fetched records held, not yet in a batch, across
+    /// partitions.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_bytes
+    }
+
+    /// Takes a partition's state out of the totals.
+    fn forget(&mut self, p: &PartitionState<R>) {
+        self.buffered_bytes -= p.accounted_bytes;
+        if p.is_paused() {
+            self.paused -= 1;
+        }
     }
 
     /// Stops handling a partition: buffered records are dropped uncommitted (the next
@@ -337,9 +370,31 @@ impl<R: EngineRecord> Engine<R> {
             &mut self.actions,
         );
         self.next_id = next_id;
+        self.buffered_bytes = self.buffered_bytes - p.accounted_bytes + p.buffered_bytes();
+        p.accounted_bytes = p.buffered_bytes();
+        let was_paused = p.is_paused();
+        p.flow_control(
+            &self.config,
+            partition,
+            self.buffered_bytes,
+            &mut self.actions,
+        );
+        match (was_paused, p.is_paused()) {
+            (false, true) => self.paused += 1,
+            (true, false) => self.paused -= 1,
+            _ => {}
+        }
         if p.is_revoked_and_done() {
-            self.partitions.remove(partition);
+            let p = self.partitions.remove(partition).expect("driven");
+            self.forget(&p);
             self.actions.push_back(Action::Revoked(partition.clone()));
+        }
+        if self.paused > 0 && self.buffered_bytes <= self.config.max_buffered_bytes / 2 {
+            // Back under the low mark: every paused partition fetches again.
+            for (key, p) in self.partitions.iter_mut().filter(|(_, p)| p.is_paused()) {
+                p.flow_control(&self.config, key, self.buffered_bytes, &mut self.actions);
+            }
+            self.paused = 0;
         }
     }
 }

@@ -68,6 +68,10 @@ struct Work<R> {
 pub(super) struct PartitionState<R> {
     /// Fetched records not yet in a batch, with the time each arrived.
     buffer: VecDeque<(R, Millis)>,
+    /// The encoded sizes of the records in `buffer`, summed.
+    buffered_bytes: usize,
+    /// What the engine's total counts of `buffered_bytes` (updated by the engine).
+    pub(super) accounted_bytes: usize,
     /// The offset after everything fetched.
     consumed_to: i64,
     /// The offset after the last record fetched (not counting filtered-out or control
@@ -88,6 +92,8 @@ impl<R: EngineRecord> PartitionState<R> {
     pub(super) fn new(position: i64) -> PartitionState<R> {
         PartitionState {
             buffer: VecDeque::new(),
+            buffered_bytes: 0,
+            accounted_bytes: 0,
             consumed_to: position,
             records_end: position,
             committed: position,
@@ -97,6 +103,14 @@ impl<R: EngineRecord> PartitionState<R> {
             paused: false,
             revoking: false,
         }
+    }
+
+    pub(super) fn buffered_bytes(&self) -> usize {
+        self.buffered_bytes
+    }
+
+    pub(super) fn is_paused(&self) -> bool {
+        self.paused
     }
 
     pub(super) fn failures(&self) -> u32 {
@@ -121,6 +135,7 @@ impl<R: EngineRecord> PartitionState<R> {
     pub(super) fn revoke(&mut self) {
         self.revoking = true;
         self.buffer.clear();
+        self.buffered_bytes = 0;
         // Work not in flight is abandoned, uncommitted: the next owner redoes it.
         if self.inflight_id().is_none() {
             self.work = None;
@@ -137,10 +152,18 @@ impl<R: EngineRecord> PartitionState<R> {
             if r.offset() >= self.consumed_to {
                 self.consumed_to = r.offset() + 1;
                 self.records_end = self.consumed_to;
+                self.buffered_bytes += r.encoded_size();
                 self.buffer.push_back((r, now));
             }
         }
         self.consumed_to = self.consumed_to.max(next_offset);
+    }
+
+    /// Whether the buffer holds a full batch: `batch_size` records, or enough to reach
+    /// the payload cap.
+    pub(super) fn holds_full_batch(&self, config: &EngineConfig) -> bool {
+        self.buffer.len() >= config.batch_size.max(1)
+            || config.envelope_size + self.buffered_bytes >= config.max_payload
     }
 
     pub(super) fn deadline(&self, config: &EngineConfig) -> Option<Millis> {
@@ -405,7 +428,6 @@ impl<R: EngineRecord> PartitionState<R> {
             }
         }
         self.flush_commit(key, actions);
-        self.flow_control(config, key, actions);
     }
 
     fn flush_commit(&mut self, key: &TopicPartition, actions: &mut VecDeque<Action<R>>) {
@@ -418,18 +440,22 @@ impl<R: EngineRecord> PartitionState<R> {
         }
     }
 
-    /// Pauses fetching while the buffer is full, resumes once it is half empty.
-    fn flow_control(
+    /// Pauses fetching while the engine holds more than its byte budget (`total`) and
+    /// this partition a full batch; resumes once the total is back under half the
+    /// budget, or the partition needs more records to fill a batch.
+    pub(super) fn flow_control(
         &mut self,
         config: &EngineConfig,
         key: &TopicPartition,
+        total: usize,
         actions: &mut VecDeque<Action<R>>,
     ) {
-        let held = self.buffer.len();
-        if !self.paused && !self.revoking && held >= config.max_buffered {
+        let full = self.holds_full_batch(config);
+        let budget = config.max_buffered_bytes;
+        if !self.paused && !self.revoking && full && total > budget {
             self.paused = true;
             actions.push_back(Action::Pause(key.clone()));
-        } else if self.paused && held <= config.max_buffered / 2 {
+        } else if self.paused && (!full || total <= budget / 2) {
             self.paused = false;
             actions.push_back(Action::Resume(key.clone()));
         }
@@ -442,6 +468,7 @@ impl<R: EngineRecord> PartitionState<R> {
         let (first, arrived) = self.buffer.front()?;
         if config.envelope_size + first.encoded_size() > config.max_payload {
             let (r, _) = self.buffer.pop_front().expect("front exists");
+            self.buffered_bytes -= r.encoded_size();
             return Some(Work {
                 parts: VecDeque::from([Part {
                     records: vec![r],
@@ -465,6 +492,7 @@ impl<R: EngineRecord> PartitionState<R> {
             return None;
         }
         let records: Vec<R> = self.buffer.drain(..n).map(|(r, _)| r).collect();
+        self.buffered_bytes -= size - config.envelope_size;
         Some(Work {
             parts: VecDeque::from([Part {
                 records,

@@ -627,29 +627,148 @@ fn a_revoked_partition_finishes_its_invocation_then_reports_revoked() {
     assert_eq!(drain(&mut e), [Action::Revoked(tp(0))]);
 }
 
+/// Whether `actions` pause (Some(true)) or resume (Some(false)) fetching `partition`.
+fn flow(actions: &[Action<Rec>], partition: i32) -> Option<bool> {
+    actions.iter().rev().find_map(|a| match a {
+        Action::Pause(p) if *p == tp(partition) => Some(true),
+        Action::Resume(p) if *p == tp(partition) => Some(false),
+        _ => None,
+    })
+}
+
 #[test]
-fn fetching_pauses_when_the_buffer_is_full_and_resumes_when_it_drains() {
+fn fetching_pauses_over_the_byte_budget_and_resumes_under_half_of_it() {
+    // Records of 10 bytes, batches of 3: 100 bytes is ten records.
     let mut e = engine(EngineConfig {
-        max_buffered: 4,
+        max_buffered_bytes: 100,
         ..config()
     });
-    e.fetched(&tp(0), recs(0..9), 9, 0);
-    let a = drain(&mut e);
-    assert!(a.contains(&Action::Pause(tp(0))), "{a:?}");
+    e.fetched(&tp(0), recs(0..20), 20, 0);
+    let mut a = drain(&mut e);
+    // 3 invoked, 17 held: 170 bytes.
+    assert_eq!(flow(&a, 0), Some(true), "{a:?}");
+    let mut held = 17;
     let mut now = 0;
-    let mut resumed = false;
-    let mut a = a;
-    while !resumed {
+    loop {
         let (id, _, _) = invoke(&a);
         now += 1;
         e.invoked(id, InvokeOutcome::Success, now);
         a = drain(&mut e);
-        resumed = a.contains(&Action::Resume(tp(0)));
-        if no_invoke(&a) {
+        held -= 3;
+        if held * 10 > 50 {
+            assert_eq!(flow(&a, 0), None, "still paused with {held} held: {a:?}");
+        } else {
+            assert_eq!(flow(&a, 0), Some(false), "resumed at {held} held: {a:?}");
             break;
         }
     }
-    assert!(resumed);
+    assert_eq!(held, 5);
+
+    // Two partitions: partition 1 (3 held, a full batch) is paused by the total, and
+    // resumes when partition 0's draining brings the total under half the budget.
+    let mut e = engine(EngineConfig {
+        max_buffered_bytes: 100,
+        ..config()
+    });
+    e.assign(tp(1), 0);
+    e.fetched(&tp(0), recs(0..20), 20, 0);
+    let mut a = drain(&mut e);
+    e.fetched(&tp(1), recs(0..6), 6, 0);
+    assert_eq!(flow(&drain(&mut e), 1), Some(true));
+    let mut held = 17;
+    loop {
+        let (id, _, _) = invoke(&a);
+        e.invoked(id, InvokeOutcome::Success, 1);
+        a = drain(&mut e);
+        held -= 3;
+        if held + 3 > 5 {
+            assert_eq!(flow(&a, 1), None, "{held} + 3 held: {a:?}");
+        } else {
+            assert_eq!(flow(&a, 1), Some(false), "{held} + 3 held: {a:?}");
+            break;
+        }
+    }
+    assert_eq!(held, 2);
+}
+
+#[test]
+fn a_partition_holding_less_than_a_full_batch_is_never_paused() {
+    let mut e = engine(EngineConfig {
+        batch_size: 10,
+        max_buffered_bytes: 100,
+        ..config()
+    });
+    e.assign(tp(1), 0);
+    // Partition 0: 10 invoked, 20 held (200 bytes, two full batches): paused.
+    e.fetched(&tp(0), recs(0..30), 30, 0);
+    assert_eq!(flow(&drain(&mut e), 0), Some(true));
+    // Partition 1 holds 9 records: over the budget, but not a full batch yet.
+    e.fetched(&tp(1), recs(0..9), 9, 0);
+    let a = drain(&mut e);
+    assert_eq!(flow(&a, 1), None, "{a:?}");
+    assert!(no_invoke(&a));
+    // Its tenth record fills the batch, invoked at once (no window wait).
+    e.fetched(&tp(1), recs(9..10), 10, 1);
+    let a = drain(&mut e);
+    assert_eq!(invoke(&a).1, (0..10).collect::<Vec<_>>());
+    assert_eq!(flow(&a, 1), None);
+
+    // By bytes: 300-byte records, three to a 1000-byte payload; a budget of 100 bytes
+    // still lets a partition hold the three (900 bytes) it takes to fill a batch.
+    let big = |offsets: std::ops::Range<i64>| -> Vec<Rec> {
+        offsets
+            .map(|offset| Rec {
+                offset,
+                timestamp: 0,
+                size: 300,
+            })
+            .collect()
+    };
+    let mut e = engine(EngineConfig {
+        batch_size: 100,
+        max_buffered_bytes: 100,
+        ..config()
+    });
+    e.fetched(&tp(0), big(0..2), 2, 0);
+    let a = drain(&mut e);
+    assert_eq!(flow(&a, 0), None, "two records are not a full batch: {a:?}");
+    e.fetched(&tp(0), big(2..5), 5, 1);
+    let a = drain(&mut e);
+    assert_eq!(invoke(&a).1, [0, 1, 2], "closed at the payload cap");
+    assert_eq!(flow(&a, 0), None, "two held again: {a:?}");
+}
+
+#[test]
+fn a_batch_of_ten_thousand_records_fills_without_waiting_for_the_window() {
+    let mut e = engine(EngineConfig {
+        batch_size: 10_000,
+        batching_window: Duration::from_secs(300),
+        max_payload: 6 * 1024 * 1024,
+        ..EngineConfig::aws_defaults()
+    });
+    // Records of 300 encoded bytes (3 MB for the batch), fetched 500 at a time, as the
+    // runtime does: only while the partition isn't paused.
+    let mut fetched = 0;
+    let mut now = 0;
+    let mut invoked = None;
+    while fetched < 10_000 {
+        let records = (fetched..fetched + 500)
+            .map(|offset| Rec {
+                offset,
+                timestamp: 0,
+                size: 300,
+            })
+            .collect();
+        fetched += 500;
+        now += 10;
+        e.fetched(&tp(0), records, fetched, now);
+        let a = drain(&mut e);
+        assert_eq!(flow(&a, 0), None, "paused at {fetched} records");
+        if !no_invoke(&a) {
+            invoked = Some(invoke(&a).1.len());
+        }
+    }
+    assert_eq!(invoked, Some(10_000), "invoked at once, not after 300 s");
 }
 
 #[test]

@@ -140,6 +140,10 @@ pub fn engine_config(mapping: &Mapping, envelope: usize) -> EngineConfig {
         bisect_on_error: mapping.bisect_batch_on_function_error,
         report_batch_item_failures: mapping.report_batch_item_failures,
         has_destination: mapping.on_failure.is_some(),
+        max_buffered_bytes: mapping
+            .esm
+            .max_buffered_bytes
+            .unwrap_or(crate::engine::DEFAULT_MAX_BUFFERED_BYTES),
         ..EngineConfig::aws_defaults()
     }
 }
