@@ -92,6 +92,13 @@ pub struct FetchConfig {
     pub isolation: Isolation,
     /// Cap on the decompressed size of one batch.
     pub max_decompressed_size: usize,
+    /// Cap on the bytes decompressed in one [`Fetcher::fetch`], every partition and
+    /// batch together: a response of small, highly compressible batches must not expand
+    /// to gigabytes. Past it, a partition's delivery ends before its next compressed
+    /// batch, and the next fetch goes on from there (nothing is skipped). The first
+    /// compressed batch of a fetch may always use `max_decompressed_size`, so fetching
+    /// always progresses.
+    pub max_decompressed_per_fetch: usize,
     /// What OFFSET_OUT_OF_RANGE does.
     pub offset_reset: OffsetReset,
     /// The wait before a partition whose leader failed is tried again; doubled on each
@@ -116,6 +123,7 @@ impl Default for FetchConfig {
             max_partition_bytes: 1024 * 1024,
             isolation: Isolation::ReadCommitted,
             max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,
+            max_decompressed_per_fetch: DEFAULT_MAX_DECOMPRESSED_SIZE,
             offset_reset: OffsetReset::Earliest,
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
@@ -618,6 +626,11 @@ impl Fetcher {
         let now = Instant::now();
         let mut first_error: Option<FetchError> = None;
         let mut delivered = Vec::new();
+        // At least one batch's worth, so the first compressed batch always fits.
+        let mut decoded_budget = self
+            .config
+            .max_decompressed_per_fetch
+            .max(self.config.max_decompressed_size);
         for outcome in outcomes {
             let LeaderOutcome {
                 node,
@@ -660,7 +673,13 @@ impl Fetcher {
                 self.throttled.insert(node, now + wait);
             }
             self.keep_session(node, sent, &plan, response.session_id);
-            self.apply_response(response, &plan, &mut delivered, &mut first_error);
+            self.apply_response(
+                response,
+                &plan,
+                &mut delivered,
+                &mut first_error,
+                &mut decoded_budget,
+            );
         }
         if let Some(e) = first_error {
             return Err(e);
@@ -693,6 +712,7 @@ impl Fetcher {
         plan: &[Planned],
         delivered: &mut Vec<PartitionRecords>,
         first_error: &mut Option<FetchError>,
+        decoded_budget: &mut usize,
     ) {
         let now = Instant::now();
         let asked: HashMap<(&str, i32), &Planned> = plan
@@ -782,6 +802,7 @@ impl Fetcher {
                     p.aborted_transactions.as_deref(),
                     self.config.isolation,
                     self.config.max_decompressed_size,
+                    decoded_budget,
                 );
                 if let Some(source) = d.error {
                     first_error.get_or_insert(FetchError::Corrupt {

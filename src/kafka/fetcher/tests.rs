@@ -782,3 +782,52 @@ async fn prefetched_records_of_a_partition_moved_meanwhile_are_dropped() {
     let got = f.fetch().await.unwrap();
     assert_eq!(offsets(&got), [(0, vec![5, 6, 7, 8, 9])]);
 }
+
+#[tokio::test]
+async fn the_bytes_decompressed_in_one_fetch_stay_under_the_cap_and_nothing_is_skipped() {
+    // 40 gzip batches of 4 records with 16 KiB values: a few KiB on the wire, 2.5 MiB
+    // decompressed, all in every answer.
+    let fake = Fake::start(1).await;
+    let log = super::drain::tests::bombs(40);
+    fake.on_fetch(move |_, _, _| Answer {
+        error: 0,
+        high_watermark: 160,
+        records: log.clone(),
+    });
+    let cap = 256 << 10;
+    let mut f = fake
+        .fetcher(FetchConfig {
+            max_decompressed_size: 128 << 10,
+            max_decompressed_per_fetch: cap,
+            ..quick()
+        })
+        .await;
+    f.assign(TOPIC, 0, FetchPosition::Offset(0));
+    let mut delivered = Vec::new();
+    let mut fetches = 0;
+    while delivered.len() < 160 && fetches < 100 {
+        fetches += 1;
+        let got = f.fetch().await.unwrap();
+        let decoded: usize = got
+            .iter()
+            .flat_map(|p| &p.records)
+            .map(|r| r.value.as_ref().map_or(0, |v| v.len()))
+            .sum();
+        assert!(decoded <= cap, "fetch {fetches}: {decoded} bytes decoded");
+        delivered.extend(got.iter().flat_map(|p| p.records.iter().map(|r| r.offset)));
+    }
+    assert_eq!(delivered, (0..160).collect::<Vec<_>>());
+    assert!(fetches >= 160 / 12, "{fetches} fetches");
+
+    // A cap under one batch still lets one batch through per fetch.
+    let mut f = fake
+        .fetcher(FetchConfig {
+            max_decompressed_size: 128 << 10,
+            max_decompressed_per_fetch: 1,
+            ..quick()
+        })
+        .await;
+    f.assign(TOPIC, 0, FetchPosition::Offset(0));
+    let got = f.fetch().await.unwrap();
+    assert_eq!(offsets(&got), [(0, vec![0, 1, 2, 3])]);
+}
