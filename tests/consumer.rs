@@ -113,6 +113,7 @@ fn run(
                         Err(e) => panic!("{name}: commit: {e}"),
                     }
                 }
+                ConsumerEvent::Reset(resets) => panic!("{name}: unexpected reset: {resets:?}"),
                 ConsumerEvent::Records(batch) => {
                     let mut reads = reads.lock().unwrap();
                     for p in &batch {

@@ -130,6 +130,14 @@ async fn consume(args: ConsumeArgs) -> Result<()> {
         match event {
             ConsumerEvent::Assigned(parts) => eprintln!("assigned {}", names(&parts)),
             ConsumerEvent::Revoked(parts) => eprintln!("revoked {}", names(&parts)),
+            ConsumerEvent::Reset(resets) => {
+                for r in resets {
+                    eprintln!(
+                        "{}-{}: offset {} is out of range: reset to {}",
+                        r.topic, r.partition, r.from, r.to
+                    );
+                }
+            }
             ConsumerEvent::Records(batch) => {
                 let mut offsets = BTreeMap::new();
                 'partitions: for p in batch {

@@ -190,6 +190,20 @@ pub enum Action<R> {
     Resume(TopicPartition),
     /// A revoked partition has no work left: its last commit was emitted before this.
     Revoked(TopicPartition),
+    /// The partition's log no longer held the engine's position (OFFSET_OUT_OF_RANGE)
+    /// and fetching moved from `from` to `to` (see [`Engine::reset`]). When `to` is past
+    /// `from`, the `skipped` offsets between them no longer exist (retention deleted
+    /// them): they are lost, and count as dropped. When `to` is before `from`, the log
+    /// was truncated or re-created below the position: the records from `to` on are
+    /// read again, and the `discarded` records the engine held at or past `to` (fetched
+    /// from the log before the reset, not handled yet) were let go.
+    Reset {
+        partition: TopicPartition,
+        from: i64,
+        to: i64,
+        skipped: u64,
+        discarded: usize,
+    },
 }
 
 /// The mapping engine. See the module docs.
@@ -277,6 +291,38 @@ impl<R: EngineRecord> Engine<R> {
             return;
         };
         p.push(records, next_offset, now);
+        self.drive(partition, now);
+    }
+
+    /// The partition's fetch position was reset from `from` to `to` because the log no
+    /// longer holds `from` (OFFSET_OUT_OF_RANGE: retention deleted the records there, or
+    /// the log was truncated or re-created below it). The engine resumes at `to`, as a
+    /// Kafka consumer's offset reset does, and emits [`Action::Reset`]:
+    /// - forward (`to` past the position): what the engine holds (buffered, in flight,
+    ///   waiting for a retry) was fetched and is handled as usual; the offsets in between
+    ///   are skipped and counted; the commit moves to `to` once everything before is
+    ///   handled.
+    /// - backward (`to` before the position): records held at or past `to` are let go
+    ///   uncommitted (the log is read again from `to`), records below `to` are handled as
+    ///   usual, and the commit moves back to `to` if it was past it. A batch in flight
+    ///   finishes, but only its records below `to` count: its success commits nothing
+    ///   past `to`, and a failure retries only them. The partition's next batch waits
+    ///   for it (one batch per partition at a time).
+    ///
+    /// `from` is the fetcher's position; the engine's own is used when it knows one.
+    pub fn reset(&mut self, partition: &TopicPartition, from: i64, to: i64, now: Millis) {
+        let Some(p) = self.partitions.get_mut(partition) else {
+            return;
+        };
+        if let Some((from, skipped, discarded)) = p.reset(from, to) {
+            self.actions.push_back(Action::Reset {
+                partition: partition.clone(),
+                from,
+                to,
+                skipped,
+                discarded,
+            });
+        }
         self.drive(partition, now);
     }
 

@@ -159,6 +159,53 @@ impl<R: EngineRecord> PartitionState<R> {
         self.consumed_to = self.consumed_to.max(next_offset);
     }
 
+    /// The log no longer holds the position: fetching resumed at `to` (see
+    /// [`super::Engine::reset`]). Returns the offsets skipped and the records let go.
+    pub(super) fn reset(&mut self, from: i64, to: i64) -> Option<(i64, u64, usize)> {
+        if self.revoking {
+            return None;
+        }
+        // A partition assigned at a symbolic position (-1) learns it from the fetcher.
+        let old = if self.consumed_to >= 0 {
+            self.consumed_to
+        } else {
+            from
+        };
+        let skipped = to.saturating_sub(old).max(0) as u64;
+        // Records held at or past `to` come again from the log.
+        let before = self.buffer.len();
+        self.buffer.retain(|(r, _)| r.offset() < to);
+        let mut discarded = before - self.buffer.len();
+        self.buffered_bytes = self.buffer.iter().map(|(r, _)| r.encoded_size()).sum();
+        if let Some(work) = self.work.as_mut() {
+            let in_flight = matches!(work.stage, Stage::Invoking(_) | Stage::Delivering(..));
+            let front_gone = work.parts.front().is_some_and(|p| p.first_offset() >= to);
+            for part in work.parts.iter_mut() {
+                let n = part.records.len();
+                part.records.retain(|r| r.offset() < to);
+                discarded += n - part.records.len();
+            }
+            // A part in flight stays, even emptied: its outcome is awaited, and then
+            // counts for its records below `to` only.
+            let mut front = in_flight;
+            work.parts
+                .retain(|p| std::mem::take(&mut front) || !p.records.is_empty());
+            if work.parts.is_empty() {
+                self.work = None;
+            } else if front_gone && !in_flight {
+                // What the stage said was about a part let go.
+                work.stage = Stage::Ready;
+            }
+        }
+        self.records_end = self.records_end.min(to);
+        if to < self.committed {
+            self.committed = to;
+            self.pending_commit = true;
+        }
+        self.consumed_to = to;
+        Some((old, skipped, discarded))
+    }
+
     /// Whether the buffer holds a full batch: `batch_size` records, or enough to reach
     /// the payload cap.
     pub(super) fn holds_full_batch(&self, config: &EngineConfig) -> bool {
@@ -190,6 +237,11 @@ impl<R: EngineRecord> PartitionState<R> {
         let Some(work) = self.work.as_mut() else {
             return;
         };
+        if work.parts.front().is_some_and(|p| p.records.is_empty()) {
+            // Every record of it was let go by a reset while it ran.
+            self.drop_emptied_part();
+            return;
+        }
         let outcome = match outcome {
             InvokeOutcome::PartialFailure { failed_offsets } if failed_offsets.is_empty() => {
                 InvokeOutcome::Success
@@ -296,6 +348,10 @@ impl<R: EngineRecord> PartitionState<R> {
         let Stage::Delivering(_, condition) = work.stage else {
             return;
         };
+        if work.parts.front().is_some_and(|p| p.records.is_empty()) {
+            self.drop_emptied_part();
+            return;
+        }
         if written {
             self.failures = 0;
             self.finish_part();
@@ -307,6 +363,20 @@ impl<R: EngineRecord> PartitionState<R> {
                 until: now + delay.as_millis() as i64,
                 condition,
             };
+        }
+    }
+
+    /// The front part, in flight when a reset let all its records go, is over: nothing
+    /// to commit, nothing to retry.
+    fn drop_emptied_part(&mut self) {
+        let Some(work) = self.work.as_mut() else {
+            return;
+        };
+        work.parts.pop_front();
+        if work.parts.is_empty() || self.revoking {
+            self.work = None;
+        } else {
+            work.stage = Stage::Ready;
         }
     }
 

@@ -790,6 +790,8 @@ enum Step {
     Partial(usize),
     Deliver(bool),
     Tick(i64),
+    /// The log lost this many offsets past the position (a reset forward).
+    Skip(i64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -800,6 +802,7 @@ fn step() -> impl Strategy<Value = Step> {
         (0usize..5).prop_map(Step::Partial),
         any::<bool>().prop_map(Step::Deliver),
         (0i64..20_000).prop_map(Step::Tick),
+        (1i64..4).prop_map(Step::Skip),
     ]
 }
 
@@ -863,6 +866,12 @@ proptest! {
                     now += dt;
                     e.handle_timeout(now);
                 }
+                Step::Skip(n) => {
+                    e.reset(&tp(0), fetched, fetched + n, now);
+                    // Gone from the log: nothing to handle.
+                    handled.extend(fetched..fetched + n);
+                    fetched += n;
+                }
             }
             while let Some(a) = e.poll_action() {
                 match a {
@@ -887,6 +896,9 @@ proptest! {
                             prop_assert!(handled.contains(&o), "offset {} committed at {} unhandled", o, offset);
                         }
                         committed = offset;
+                    }
+                    Action::Reset { from, to, skipped, discarded, .. } => {
+                        prop_assert_eq!((skipped, discarded), ((to - from) as u64, 0));
                     }
                     Action::Pause(_) | Action::Resume(_) | Action::Revoked(_) => {}
                 }
@@ -915,4 +927,141 @@ fn with_bisect_and_partial_responses_the_rest_after_a_partial_failure_is_not_spl
     assert_eq!(commits(&drain(&mut e)), [2]);
     e.handle_timeout(e.poll_timeout().unwrap());
     assert_eq!(invoke(&drain(&mut e)).1, [2, 3, 4, 5]);
+}
+
+fn reset(partition: i32, from: i64, to: i64, skipped: u64, discarded: usize) -> Action<Rec> {
+    Action::Reset {
+        partition: tp(partition),
+        from,
+        to,
+        skipped,
+        discarded,
+    }
+}
+
+fn commit(offset: i64) -> Action<Rec> {
+    Action::Commit {
+        partition: tp(0),
+        offset,
+    }
+}
+
+#[test]
+fn a_reset_forward_counts_what_no_longer_exists_and_resumes_past_it() {
+    let mut e = engine(config());
+    e.fetched(&tp(0), recs(0..3), 3, 0);
+    let (id, _, _) = invoke(&drain(&mut e));
+    e.invoked(id, InvokeOutcome::Success, 1);
+    assert_eq!(commits(&drain(&mut e)), [3]);
+    // Retention deleted 3..10 before they were fetched.
+    e.reset(&tp(0), 3, 10, 2);
+    assert_eq!(drain(&mut e), [reset(0, 3, 10, 7, 0), commit(10)]);
+    e.fetched(&tp(0), recs(10..13), 13, 3);
+    assert_eq!(invoke(&drain(&mut e)).1, [10, 11, 12]);
+}
+
+#[test]
+fn a_reset_forward_handles_what_was_held_then_commits_past_the_gap() {
+    let mut e = engine(config());
+    e.fetched(&tp(0), recs(0..5), 5, 0);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0, 1, 2]);
+    e.reset(&tp(0), 5, 10, 1);
+    assert_eq!(drain(&mut e), [reset(0, 5, 10, 5, 0)]);
+    e.invoked(id, InvokeOutcome::Success, 2);
+    assert_eq!(drain(&mut e), [commit(3)]);
+    // 3 and 4 were fetched: invoked when their window ends.
+    e.handle_timeout(500);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [3, 4]);
+    e.invoked(id, InvokeOutcome::Success, 501);
+    assert_eq!(commits(&drain(&mut e)), [10]);
+}
+
+#[test]
+fn a_reset_backward_resumes_at_the_new_position_and_delivers_again() {
+    // The group's offset is past the end of the log (the topic was re-created): the
+    // fetcher resets to the log start.
+    let mut e: Engine<Rec> = Engine::new(config());
+    e.assign(tp(0), 100);
+    e.reset(&tp(0), 100, 0, 0);
+    assert_eq!(drain(&mut e), [reset(0, 100, 0, 0, 0), commit(0)]);
+    e.fetched(&tp(0), recs(0..3), 3, 1);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0, 1, 2]);
+    e.invoked(id, InvokeOutcome::Success, 2);
+    assert_eq!(commits(&drain(&mut e)), [3]);
+}
+
+#[test]
+fn a_batch_in_flight_at_a_backward_reset_commits_nothing_past_the_new_position() {
+    // The log is re-created under an invocation of 0..3 (3 and 4 buffered).
+    let mut e = engine(config());
+    e.fetched(&tp(0), recs(0..5), 5, 0);
+    let (old, _, _) = invoke(&drain(&mut e));
+    e.reset(&tp(0), 5, 0, 1);
+    assert_eq!(drain(&mut e), [reset(0, 5, 0, 0, 5)]);
+    // The new log's records wait for the old invocation: one batch per partition.
+    e.fetched(&tp(0), recs(0..3), 3, 2);
+    assert!(drain(&mut e).is_empty());
+    e.invoked(old, InvokeOutcome::Success, 3);
+    let a = drain(&mut e);
+    assert!(commits(&a).is_empty(), "{a:?}");
+    let (id, offsets, attempt) = invoke(&a);
+    assert_eq!((offsets, attempt), (vec![0, 1, 2], 1));
+    e.invoked(id, InvokeOutcome::Success, 4);
+    assert_eq!(commits(&drain(&mut e)), [3]);
+
+    // Reset to 2 under the same invocation: 0 and 1 still count, 2..5 come again.
+    for success in [true, false] {
+        let mut e = engine(config());
+        e.fetched(&tp(0), recs(0..5), 5, 0);
+        let (old, _, _) = invoke(&drain(&mut e));
+        e.reset(&tp(0), 5, 2, 1);
+        assert_eq!(drain(&mut e), [reset(0, 5, 2, 0, 3)]);
+        if success {
+            e.invoked(old, InvokeOutcome::Success, 2);
+            assert_eq!(drain(&mut e), [commit(2)], "not 3");
+        } else {
+            e.invoked(old, InvokeOutcome::Failed(Failure::Function), 2);
+            assert!(drain(&mut e).is_empty());
+            e.handle_timeout(e.poll_timeout().unwrap());
+            let (id, offsets, attempt) = invoke(&drain(&mut e));
+            assert_eq!((offsets, attempt), (vec![0, 1], 2), "only what is below 2");
+            e.invoked(id, InvokeOutcome::Success, 1000);
+            assert_eq!(drain(&mut e), [commit(2)]);
+        }
+        e.fetched(&tp(0), recs(2..5), 5, 2000);
+        let (id, offsets, _) = invoke(&drain(&mut e));
+        assert_eq!(offsets, [2, 3, 4]);
+        e.invoked(id, InvokeOutcome::Success, 2001);
+        assert_eq!(commits(&drain(&mut e)), [5]);
+    }
+}
+
+#[test]
+fn a_reset_of_a_partition_waiting_for_a_retry_keeps_what_is_below_the_new_position() {
+    // Bisected halves 0..2 and 2..4 wait for a retry; the log restarts at 1.
+    let mut e = engine(EngineConfig {
+        batch_size: 4,
+        bisect_on_error: true,
+        ..config()
+    });
+    e.fetched(&tp(0), recs(0..4), 4, 0);
+    let (id, _, _) = invoke(&drain(&mut e));
+    e.invoked(id, InvokeOutcome::Failed(Failure::Function), 1);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0, 1]);
+    e.invoked(id, InvokeOutcome::Failed(Failure::Function), 2);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0]);
+    e.invoked(id, InvokeOutcome::Failed(Failure::Throttled), 3);
+    assert!(drain(&mut e).is_empty(), "backing off");
+    e.reset(&tp(0), 4, 1, 4);
+    assert_eq!(drain(&mut e), [reset(0, 4, 1, 0, 3)]);
+    e.handle_timeout(e.poll_timeout().unwrap());
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0]);
+    e.invoked(id, InvokeOutcome::Success, 10_000);
+    assert_eq!(drain(&mut e), [commit(1)]);
 }

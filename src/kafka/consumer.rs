@@ -16,7 +16,9 @@
 
 use crate::kafka::cluster::{Cluster, KafkaCode};
 use crate::kafka::coordinator::{GroupConfig, GroupError, GroupMember, MemberSubscription};
-use crate::kafka::fetcher::{FetchConfig, FetchError, FetchPosition, Fetcher, PartitionRecords};
+use crate::kafka::fetcher::{
+    FetchConfig, FetchError, FetchPosition, Fetcher, PartitionRecords, PositionReset,
+};
 use crate::kafka::group::assignor::{self, Assignor, Member, RebalanceProtocol};
 use crate::kafka::messages::consumer_protocol::{Assignment, Subscription, TopicPartitions};
 use std::collections::{BTreeMap, BTreeSet};
@@ -82,6 +84,10 @@ pub enum ConsumerEvent {
     Revoked(Vec<TopicPartition>),
     /// Records fetched from assigned partitions.
     Records(Vec<PartitionRecords>),
+    /// The logs of these partitions no longer held their positions (OFFSET_OUT_OF_RANGE)
+    /// and fetching moved as the reset policy says. Comes before any record from the new
+    /// positions.
+    Reset(Vec<PositionReset>),
 }
 
 /// Why the consumer stopped or a call failed.
@@ -208,6 +214,10 @@ impl Consumer {
         loop {
             if let Ok(event) = self.events.try_recv() {
                 return self.apply(event);
+            }
+            let resets = self.fetcher.take_resets();
+            if !resets.is_empty() {
+                return Ok(ConsumerEvent::Reset(resets));
             }
             if self.fetcher.assigned().is_empty() {
                 let event = self.events.recv().await;

@@ -154,6 +154,19 @@ pub struct PartitionRecords {
     pub next_offset: i64,
 }
 
+/// A partition whose position the [`OffsetReset`] policy moved, because the log no
+/// longer held it (OFFSET_OUT_OF_RANGE). Returned by [`Fetcher::take_resets`] before any
+/// record from the new position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionReset {
+    pub topic: String,
+    pub partition: i32,
+    /// The position the broker refused.
+    pub from: i64,
+    /// Where fetching resumes.
+    pub to: i64,
+}
+
 /// Why a fetch failed. Retriable conditions (leader moved, broker restarting) are not
 /// errors: the partitions concerned are retried on later calls.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -258,6 +271,9 @@ struct Assigned {
     limit: i32,
     failures: u32,
     retry_at: Option<Instant>,
+    /// The position OFFSET_OUT_OF_RANGE refused, while the reset policy's position is
+    /// resolved.
+    reset_from: Option<i64>,
 }
 
 /// The fetch side of a consumer. See the module docs.
@@ -275,6 +291,8 @@ pub struct Fetcher {
     inflight: Option<JoinSet<LeaderOutcome>>,
     /// Partition fetches (or position lookups) that failed and wait to be retried.
     retried: u64,
+    /// Positions reset, not taken by the caller yet.
+    resets: Vec<PositionReset>,
 }
 
 impl Fetcher {
@@ -290,6 +308,7 @@ impl Fetcher {
             round: 0,
             inflight: None,
             retried: 0,
+            resets: Vec::new(),
         }
     }
 
@@ -298,6 +317,14 @@ impl Fetcher {
     /// mapping's polling errors.
     pub fn retried_errors(&self) -> u64 {
         self.retried
+    }
+
+    /// The positions reset since the last call, in the order they were resolved. A
+    /// [`Fetcher::fetch`] call that resolves a reset returns no records, so a caller that
+    /// takes them after each call sees a partition's reset before its records from the
+    /// new position.
+    pub fn take_resets(&mut self) -> Vec<PositionReset> {
+        std::mem::take(&mut self.resets)
     }
 
     pub fn config(&self) -> &FetchConfig {
@@ -321,14 +348,18 @@ impl Fetcher {
                 limit,
                 failures: 0,
                 retry_at: None,
+                reset_from: None,
             });
         entry.pos = pos;
         entry.limit = limit;
+        entry.reset_from = None;
     }
 
     /// Stops fetching `topic`/`partition`; records of it already on their way are dropped.
     pub fn unassign(&mut self, topic: &str, partition: i32) {
         self.partitions.remove(&(topic.to_string(), partition));
+        self.resets
+            .retain(|r| !(r.topic == topic && r.partition == partition));
     }
 
     /// The partitions assigned, in order.
@@ -382,7 +413,12 @@ impl Fetcher {
     /// partition (a new position, or unassign) to get past it.
     pub async fn fetch(&mut self) -> Result<Vec<PartitionRecords>, FetchError> {
         self.refresh_if_needed().await?;
+        let resets = self.resets.len();
         self.resolve_positions().await?;
+        if self.resets.len() > resets {
+            // The caller hears of a reset before records from the new position.
+            return Ok(Vec::new());
+        }
         let mut set = match self.inflight.take() {
             Some(set) => set,
             None => {
@@ -533,6 +569,14 @@ impl Fetcher {
                         s.pos = Pos::At(offset);
                         s.failures = 0;
                         s.retry_at = None;
+                        if let Some(from) = s.reset_from.take() {
+                            self.resets.push(PositionReset {
+                                topic: p.key.0.clone(),
+                                partition: p.key.1,
+                                from,
+                                to: offset,
+                            });
+                        }
                     }
                     Some(Err(code)) if !KafkaCode(code).is_retriable() => {
                         first_error.get_or_insert(FetchError::Partition {
@@ -770,6 +814,7 @@ impl Fetcher {
                         );
                         s.pos = Pos::Resolve(reset);
                         s.limit = self.config.max_partition_bytes;
+                        s.reset_from = Some(planned.offset);
                         continue;
                     }
                     // CORRUPT_MESSAGE: the broker found its own log corrupt; asking

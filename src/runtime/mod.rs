@@ -897,6 +897,12 @@ impl<I: Invoker> Runner<I> {
                     self.engine.revoke(&tp, t);
                 }
             }
+            ConsumerEvent::Reset(resets) => {
+                for r in resets {
+                    self.engine
+                        .reset(&(r.topic.clone(), r.partition), r.from, r.to, t);
+                }
+            }
             ConsumerEvent::Records(batch) => {
                 for p in batch {
                     let tp = (p.topic.clone(), p.partition);
@@ -968,6 +974,13 @@ impl<I: Invoker> Runner<I> {
                 } => self.send_to_destination(id, partition, records, condition, attempts),
                 Action::Pause(tp) => self.consumer.fetcher().pause(&tp.0, tp.1),
                 Action::Resume(tp) => self.consumer.fetcher().resume(&tp.0, tp.1),
+                Action::Reset {
+                    partition,
+                    from,
+                    to,
+                    skipped,
+                    discarded,
+                } => self.log_reset(&partition, from, to, skipped, discarded),
                 Action::Revoked(tp) => {
                     // Its commits came before this action; send them before the group
                     // moves the partition.
@@ -977,6 +990,44 @@ impl<I: Invoker> Runner<I> {
             }
         }
         self.commit(&mut commits).await
+    }
+
+    /// Reports a partition's log reset (the engine's [`Action::Reset`]): what no longer
+    /// exists is counted as dropped.
+    fn log_reset(
+        &mut self,
+        partition: &TopicPartition,
+        from: i64,
+        to: i64,
+        skipped: u64,
+        discarded: usize,
+    ) {
+        if to >= from {
+            self.stats.records_dropped += skipped;
+            self.shared.metrics.dropped.add(skipped);
+            self.shared
+                .status
+                .send_modify(|s| s.records_dropped += skipped);
+            tracing::warn!(
+                partition = %key(partition),
+                first_offset = from,
+                last_offset = to - 1,
+                count = skipped,
+                "offsets {from}..={} no longer exist in the log (deleted before they were \
+                 read): resuming at {to}; counted as dropped",
+                to - 1
+            );
+        } else {
+            tracing::warn!(
+                partition = %key(partition),
+                from,
+                to,
+                discarded,
+                "the log restarts below the position {from} (truncated, or the topic deleted \
+                 and re-created): resuming at {to}, records from there on are delivered \
+                 again; {discarded} records fetched at or past {to} before the reset were let go"
+            );
+        }
     }
 
     async fn commit(

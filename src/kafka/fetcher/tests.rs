@@ -718,8 +718,23 @@ async fn out_of_range_resets_and_none_names_the_partition() {
     f.assign(TOPIC, 0, FetchPosition::Offset(2));
     assert!(f.fetch().await.unwrap().is_empty());
     assert_eq!(f.position(TOPIC, 0), None, "resetting");
+    assert!(f.take_resets().is_empty(), "not resolved yet");
+    // The call that resolves the reset returns no records: the caller learns of the
+    // reset before any record from the new position.
+    assert!(f.fetch().await.unwrap().is_empty());
+    assert_eq!(
+        f.take_resets(),
+        [PositionReset {
+            topic: TOPIC.into(),
+            partition: 0,
+            from: 2,
+            to: 5
+        }]
+    );
+    assert!(f.take_resets().is_empty());
     let got = f.fetch().await.unwrap();
     assert_eq!(offsets(&got), [(0, vec![5, 6, 7, 8, 9])]);
+    assert!(f.take_resets().is_empty());
 
     let mut f = fake
         .fetcher(FetchConfig {
@@ -733,6 +748,35 @@ async fn out_of_range_resets_and_none_names_the_partition() {
         err.to_string(),
         "t partition 0: offset 2 is out of range and the reset policy is none"
     );
+
+    // Past the end of the log (a log re-created under a committed offset): back to 5.
+    let mut f = fake.fetcher(quick()).await;
+    f.assign(TOPIC, 0, FetchPosition::Offset(20));
+    fake.on_fetch(|_, offset, _| Answer {
+        error: if offset >= 10 { 1 } else { 0 },
+        high_watermark: 10,
+        records: if offset < 10 {
+            batch(5..10)
+        } else {
+            Bytes::new()
+        },
+    });
+    for _ in 0..2 {
+        assert!(f.fetch().await.unwrap().is_empty());
+    }
+    let resets = f.take_resets();
+    assert_eq!((resets[0].from, resets[0].to), (20, 5), "{resets:?}");
+    let got = f.fetch().await.unwrap();
+    assert_eq!(offsets(&got), [(0, vec![5, 6, 7, 8, 9])]);
+
+    // A reset the caller overrides (a new position given) is not reported.
+    let mut f = fake.fetcher(quick()).await;
+    f.assign(TOPIC, 0, FetchPosition::Offset(20));
+    assert!(f.fetch().await.unwrap().is_empty());
+    f.assign(TOPIC, 0, FetchPosition::Offset(7));
+    let got = f.fetch().await.unwrap();
+    assert_eq!(offsets(&got), [(0, vec![7, 8, 9])]);
+    assert!(f.take_resets().is_empty());
 }
 
 #[tokio::test]
