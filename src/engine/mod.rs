@@ -22,6 +22,10 @@
 //!   and the rest is retried.
 //! - An offset is committed only once every record before it was handled: invoked
 //!   successfully, acknowledged by the destination, or dropped by the rules above.
+//! - Fetching pauses while the records held across partitions pass a byte budget, never
+//!   before a partition holds one full batch.
+//! - When the log no longer holds a partition's position, handling resumes where the
+//!   fetcher reset it ([`Engine::reset`]); offsets that no longer exist are reported.
 //!
 //! It must not encode payloads, call Lambda or Kafka, or read a clock.
 
