@@ -207,7 +207,7 @@ impl Metrics {
             ),
             (
                 "kafka_esm_dropped_records_total",
-                "Records given up with no on-failure destination.",
+                "Records given up with no on-failure destination, and offsets deleted from the log before they were read.",
                 &self.dropped,
             ),
             (

@@ -114,6 +114,7 @@ fn run(
                     }
                 }
                 ConsumerEvent::Lost(lost) => panic!("{name}: evicted, lost {lost:?}"),
+                ConsumerEvent::Reset(resets) => panic!("{name}: unexpected reset: {resets:?}"),
                 ConsumerEvent::Records(batch) => {
                     let mut reads = reads.lock().unwrap();
                     for p in &batch {

@@ -521,6 +521,14 @@ async fn out_of_range_resets_by_policy_or_names_the_partition() {
         let mut received = Received::default();
         fetch_until(&mut fetcher, &mut received, sent.len(), 20, what).await;
         received.assert_matches(what, &sent);
+        // The reset is reported: forward past deleted records on nisshi, backward from
+        // past the end of the log on the mock cluster.
+        let resets: Vec<(i32, i64, i64)> = fetcher
+            .take_resets()
+            .into_iter()
+            .map(|r| (r.partition, r.from, r.to))
+            .collect();
+        assert_eq!(resets, [(3, bad, start)], "{what}");
 
         let mut fetcher = fetcher_with(OffsetReset::Latest);
         fetcher.assign(&topic, 3, FetchPosition::Offset(bad));

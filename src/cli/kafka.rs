@@ -131,6 +131,14 @@ async fn consume(args: ConsumeArgs) -> Result<()> {
             ConsumerEvent::Assigned(parts) => eprintln!("assigned {}", names(&parts)),
             ConsumerEvent::Revoked(parts) => eprintln!("revoked {}", names(&parts)),
             ConsumerEvent::Lost(parts) => eprintln!("lost {}", names(&parts)),
+            ConsumerEvent::Reset(resets) => {
+                for r in resets {
+                    eprintln!(
+                        "{}-{}: offset {} is out of range: reset to {}",
+                        r.topic, r.partition, r.from, r.to
+                    );
+                }
+            }
             ConsumerEvent::Records(batch) => {
                 let mut offsets = BTreeMap::new();
                 'partitions: for p in batch {

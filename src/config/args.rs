@@ -154,6 +154,16 @@ pub struct MappingArgs {
         help_heading = ESM_HEADING
     )]
     pub session_timeout: Option<i64>,
+    /// The bytes of fetched records (as encoded in events) a consumer holds across its
+    /// partitions before it pauses fetching; each partition may always hold one full
+    /// batch (default 48 MiB).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        allow_negative_numbers = true,
+        help_heading = ESM_HEADING
+    )]
+    pub max_buffered_bytes: Option<i64>,
     /// LOCAL DEVELOPMENT ONLY: send SASL credentials over plaintext (no TLS).
     #[arg(long, help_heading = ESM_HEADING)]
     pub allow_insecure_sasl_over_plaintext: bool,
@@ -320,6 +330,9 @@ impl MappingArgs {
         }
         if let Some(v) = self.session_timeout {
             esm.insert("SessionTimeout".into(), json!(v));
+        }
+        if let Some(v) = self.max_buffered_bytes {
+            esm.insert("MaxBufferedBytes".into(), json!(v));
         }
         if self.allow_insecure_sasl_over_plaintext {
             esm.insert("AllowInsecureSaslOverPlaintext".into(), json!(true));

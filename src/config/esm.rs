@@ -36,8 +36,12 @@ pub const KEYS: &[&str] = &[
     "MetricsAddress",
     "ScalingInterval",
     "SessionTimeout",
+    "MaxBufferedBytes",
     "AllowInsecureSaslOverPlaintext",
 ];
+
+/// The largest `MaxBufferedBytes`: 1 TiB.
+pub const MAX_BUFFERED_BYTES: i64 = 1 << 40;
 
 /// Reads the section (absent: defaults). Returns the options and the configured UUID.
 pub fn esm_options(r: &mut Report, v: Option<&Value>) -> (EsmOptions, Option<Uuid>) {
@@ -185,6 +189,18 @@ pub fn esm_options(r: &mut Report, v: Option<&Value>) -> (EsmOptions, Option<Uui
             }
         }
     }
+    if let Some(got) =
+        get(map, "MaxBufferedBytes").and_then(|v| integer(r, &f("MaxBufferedBytes"), v))
+    {
+        if (0..=MAX_BUFFERED_BYTES).contains(&got) {
+            o.max_buffered_bytes = Some(got as usize);
+        } else {
+            r.invalid(
+                f("MaxBufferedBytes"),
+                format!("must be a number of bytes from 0 to {MAX_BUFFERED_BYTES}, got {got}"),
+            );
+        }
+    }
     if let Some(v) = get(map, "AllowInsecureSaslOverPlaintext") {
         o.allow_insecure_sasl_over_plaintext =
             boolean(r, &f("AllowInsecureSaslOverPlaintext"), v).unwrap_or(false);
@@ -258,6 +274,7 @@ mod tests {
             "MetricsAddress": "127.0.0.1:9100",
             "ScalingInterval": 1,
             "SessionTimeout": 6,
+            "MaxBufferedBytes": 1048576,
             "AllowInsecureSaslOverPlaintext": true
         }));
         assert!(e.is_empty(), "{e:?}");
@@ -281,6 +298,7 @@ mod tests {
                 metrics_address: Some("127.0.0.1:9100".parse().unwrap()),
                 scaling_interval: Some(Duration::from_secs(1)),
                 session_timeout: Some(Duration::from_secs(6)),
+                max_buffered_bytes: Some(1 << 20),
                 allow_insecure_sasl_over_plaintext: true,
             }
         );
@@ -320,6 +338,7 @@ mod tests {
             "MetricsAddress": "localhost:9100",
             "ScalingInterval": 0,
             "SessionTimeout": 5,
+            "MaxBufferedBytes": -1,
             "AllowInsecureSaslOverPlaintext": "yes",
             "Extra": 1
         }));
@@ -335,6 +354,7 @@ mod tests {
                 "KafkaEsm.MetricsAddress: must be IP:PORT such as 127.0.0.1:9100 or [::]:9100, got \"localhost:9100\"",
                 "KafkaEsm.ScalingInterval: must be whole seconds from 1 to 3600, got 0",
                 "KafkaEsm.SessionTimeout: must be whole seconds from 6 to 1800, got 5",
+                "KafkaEsm.MaxBufferedBytes: must be a number of bytes from 0 to 1099511627776, got -1",
                 "KafkaEsm.AllowInsecureSaslOverPlaintext: must be true or false, got a string",
             ]
         );

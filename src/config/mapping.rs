@@ -270,6 +270,11 @@ pub struct EsmOptions {
     /// waits for a consumer that stopped heartbeating (a killed process) before its
     /// partitions move; 45 s (Kafka's default) when `None`.
     pub session_timeout: Option<Duration>,
+    /// `MaxBufferedBytes` (`--max-buffered-bytes`, 0..=2^40): the encoded bytes of
+    /// fetched records a consumer holds, across its partitions, before it pauses
+    /// fetching partitions that hold a full batch; every partition may always hold one
+    /// full batch. 48 MiB when `None`.
+    pub max_buffered_bytes: Option<usize>,
     /// `AllowInsecureSaslOverPlaintext` (`--allow-insecure-sasl-over-plaintext`): SASL
     /// without TLS, for local development only. AWS never does this.
     pub allow_insecure_sasl_over_plaintext: bool,

@@ -22,6 +22,10 @@
 //!   and the rest is retried.
 //! - An offset is committed only once every record before it was handled: invoked
 //!   successfully, acknowledged by the destination, or dropped by the rules above.
+//! - Fetching pauses while the records held across partitions pass a byte budget, never
+//!   before a partition holds one full batch.
+//! - When the log no longer holds a partition's position, handling resumes where the
+//!   fetcher reset it ([`Engine::reset`]); offsets that no longer exist are reported.
 //!
 //! It must not encode payloads, call Lambda or Kafka, or read a clock.
 
@@ -32,6 +36,11 @@ mod tests;
 use partition::PartitionState;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+
+/// The default of [`EngineConfig::max_buffered_bytes`]: 48 MiB, two full 6 MiB batches
+/// (one in the making while one is invoked) for each of four partitions, beyond the one
+/// full batch every partition may always hold.
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 2 * 6 * 1024 * 1024 * 4;
 
 /// Wall-clock milliseconds since the Unix epoch, the unit of record timestamps. The
 /// caller passes the current time into every call.
@@ -73,8 +82,12 @@ pub struct EngineConfig {
     /// The first retry waits about this long, doubling up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
-    /// Fetched records held per partition before its fetching is paused.
-    pub max_buffered: usize,
+    /// The encoded bytes of fetched records (not yet in a batch) the engine holds across
+    /// all its partitions before it pauses fetching: partitions holding at least one full
+    /// batch stop fetching while the total is over this, and fetch again once it is back
+    /// under half of it. A partition holding less than a full batch (`batch_size`
+    /// records, or `max_payload` bytes) is never paused, so every batch can fill.
+    pub max_buffered_bytes: usize,
     /// Seeds the retry jitter, so a run can be replayed.
     pub seed: u64,
 }
@@ -94,7 +107,7 @@ impl EngineConfig {
             has_destination: false,
             retry_base: Duration::from_millis(500),
             retry_max: Duration::from_secs(60),
-            max_buffered: 1000,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             seed: 0x6b61_666b_612d_6573,
         }
     }
@@ -181,6 +194,20 @@ pub enum Action<R> {
     Resume(TopicPartition),
     /// A revoked partition has no work left: its last commit was emitted before this.
     Revoked(TopicPartition),
+    /// The partition's log no longer held the engine's position (OFFSET_OUT_OF_RANGE)
+    /// and fetching moved from `from` to `to` (see [`Engine::reset`]). When `to` is past
+    /// `from`, the `skipped` offsets between them no longer exist (retention deleted
+    /// them): they are lost, and count as dropped. When `to` is before `from`, the log
+    /// was truncated or re-created below the position: the records from `to` on are
+    /// read again, and the `discarded` records the engine held at or past `to` (fetched
+    /// from the log before the reset, not handled yet) were let go.
+    Reset {
+        partition: TopicPartition,
+        from: i64,
+        to: i64,
+        skipped: u64,
+        discarded: usize,
+    },
 }
 
 impl<R> Action<R> {
@@ -190,7 +217,8 @@ impl<R> Action<R> {
             Action::Invoke { partition, .. }
             | Action::Commit { partition, .. }
             | Action::SendToDestination { partition, .. }
-            | Action::Dropped { partition, .. } => partition,
+            | Action::Dropped { partition, .. }
+            | Action::Reset { partition, .. } => partition,
             Action::Pause(tp) | Action::Resume(tp) | Action::Revoked(tp) => tp,
         }
     }
@@ -203,6 +231,10 @@ pub struct Engine<R: EngineRecord> {
     actions: VecDeque<Action<R>>,
     next_id: u64,
     rng: u64,
+    /// The encoded bytes buffered across partitions (what flow control weighs).
+    buffered_bytes: usize,
+    /// Partitions whose fetching is paused.
+    paused: usize,
 }
 
 impl<R: EngineRecord> Engine<R> {
@@ -214,6 +246,8 @@ impl<R: EngineRecord> Engine<R> {
             actions: VecDeque::new(),
             next_id: 0,
             rng,
+            buffered_bytes: 0,
+            paused: 0,
         }
     }
 
@@ -224,8 +258,26 @@ impl<R: EngineRecord> Engine<R> {
     /// Starts handling a partition whose records will be fetched from `position` on
     /// (its committed offset, or where the starting position resolved to).
     pub fn assign(&mut self, partition: TopicPartition, position: i64) {
-        self.partitions
-            .insert(partition, PartitionState::new(position));
+        if let Some(old) = self
+            .partitions
+            .insert(partition, PartitionState::new(position))
+        {
+            self.forget(&old);
+        }
+    }
+
+    /// The encoded bytes of the fetched records held, not yet in a batch, across
+    /// partitions.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_bytes
+    }
+
+    /// Takes a partition's state out of the totals.
+    fn forget(&mut self, p: &PartitionState<R>) {
+        self.buffered_bytes -= p.accounted_bytes;
+        if p.is_paused() {
+            self.paused -= 1;
+        }
     }
 
     /// Stops handling a partition: buffered records are dropped uncommitted (the next
@@ -266,6 +318,38 @@ impl<R: EngineRecord> Engine<R> {
             return;
         };
         p.push(records, next_offset, now);
+        self.drive(partition, now);
+    }
+
+    /// The partition's fetch position was reset from `from` to `to` because the log no
+    /// longer holds `from` (OFFSET_OUT_OF_RANGE: retention deleted the records there, or
+    /// the log was truncated or re-created below it). The engine resumes at `to`, as a
+    /// Kafka consumer's offset reset does, and emits [`Action::Reset`]:
+    /// - forward (`to` past the position): what the engine holds (buffered, in flight,
+    ///   waiting for a retry) was fetched and is handled as usual; the offsets in between
+    ///   are skipped and counted; the commit moves to `to` once everything before is
+    ///   handled.
+    /// - backward (`to` before the position): records held at or past `to` are let go
+    ///   uncommitted (the log is read again from `to`), records below `to` are handled as
+    ///   usual, and the commit moves back to `to` if it was past it. A batch in flight
+    ///   finishes, but only its records below `to` count: its success commits nothing
+    ///   past `to`, and a failure retries only them. The partition's next batch waits
+    ///   for it (one batch per partition at a time).
+    ///
+    /// `from` is the fetcher's position; the engine's own is used when it knows one.
+    pub fn reset(&mut self, partition: &TopicPartition, from: i64, to: i64, now: Millis) {
+        let Some(p) = self.partitions.get_mut(partition) else {
+            return;
+        };
+        if let Some((from, skipped, discarded)) = p.reset(from, to) {
+            self.actions.push_back(Action::Reset {
+                partition: partition.clone(),
+                from,
+                to,
+                skipped,
+                discarded,
+            });
+        }
         self.drive(partition, now);
     }
 
@@ -359,9 +443,31 @@ impl<R: EngineRecord> Engine<R> {
             &mut self.actions,
         );
         self.next_id = next_id;
+        self.buffered_bytes = self.buffered_bytes - p.accounted_bytes + p.buffered_bytes();
+        p.accounted_bytes = p.buffered_bytes();
+        let was_paused = p.is_paused();
+        p.flow_control(
+            &self.config,
+            partition,
+            self.buffered_bytes,
+            &mut self.actions,
+        );
+        match (was_paused, p.is_paused()) {
+            (false, true) => self.paused += 1,
+            (true, false) => self.paused -= 1,
+            _ => {}
+        }
         if p.is_revoked_and_done() {
-            self.partitions.remove(partition);
+            let p = self.partitions.remove(partition).expect("driven");
+            self.forget(&p);
             self.actions.push_back(Action::Revoked(partition.clone()));
+        }
+        if self.paused > 0 && self.buffered_bytes <= self.config.max_buffered_bytes / 2 {
+            // Back under the low mark: every paused partition fetches again.
+            for (key, p) in self.partitions.iter_mut().filter(|(_, p)| p.is_paused()) {
+                p.flow_control(&self.config, key, self.buffered_bytes, &mut self.actions);
+            }
+            self.paused = 0;
         }
     }
 }

@@ -68,6 +68,10 @@ struct Work<R> {
 pub(super) struct PartitionState<R> {
     /// Fetched records not yet in a batch, with the time each arrived.
     buffer: VecDeque<(R, Millis)>,
+    /// The encoded sizes of the records in `buffer`, summed.
+    buffered_bytes: usize,
+    /// What the engine's total counts of `buffered_bytes` (updated by the engine).
+    pub(super) accounted_bytes: usize,
     /// The offset after everything fetched.
     consumed_to: i64,
     /// The offset after the last record fetched (not counting filtered-out or control
@@ -88,6 +92,8 @@ impl<R: EngineRecord> PartitionState<R> {
     pub(super) fn new(position: i64) -> PartitionState<R> {
         PartitionState {
             buffer: VecDeque::new(),
+            buffered_bytes: 0,
+            accounted_bytes: 0,
             consumed_to: position,
             records_end: position,
             committed: position,
@@ -97,6 +103,14 @@ impl<R: EngineRecord> PartitionState<R> {
             paused: false,
             revoking: false,
         }
+    }
+
+    pub(super) fn buffered_bytes(&self) -> usize {
+        self.buffered_bytes
+    }
+
+    pub(super) fn is_paused(&self) -> bool {
+        self.paused
     }
 
     pub(super) fn failures(&self) -> u32 {
@@ -121,6 +135,7 @@ impl<R: EngineRecord> PartitionState<R> {
     pub(super) fn revoke(&mut self) {
         self.revoking = true;
         self.buffer.clear();
+        self.buffered_bytes = 0;
         // Work not in flight is abandoned, uncommitted: the next owner redoes it.
         if self.inflight_id().is_none() {
             self.work = None;
@@ -137,10 +152,65 @@ impl<R: EngineRecord> PartitionState<R> {
             if r.offset() >= self.consumed_to {
                 self.consumed_to = r.offset() + 1;
                 self.records_end = self.consumed_to;
+                self.buffered_bytes += r.encoded_size();
                 self.buffer.push_back((r, now));
             }
         }
         self.consumed_to = self.consumed_to.max(next_offset);
+    }
+
+    /// The log no longer holds the position: fetching resumed at `to` (see
+    /// [`super::Engine::reset`]). Returns the offsets skipped and the records let go.
+    pub(super) fn reset(&mut self, from: i64, to: i64) -> Option<(i64, u64, usize)> {
+        if self.revoking {
+            return None;
+        }
+        // A partition assigned at a symbolic position (-1) learns it from the fetcher.
+        let old = if self.consumed_to >= 0 {
+            self.consumed_to
+        } else {
+            from
+        };
+        let skipped = to.saturating_sub(old).max(0) as u64;
+        // Records held at or past `to` come again from the log.
+        let before = self.buffer.len();
+        self.buffer.retain(|(r, _)| r.offset() < to);
+        let mut discarded = before - self.buffer.len();
+        self.buffered_bytes = self.buffer.iter().map(|(r, _)| r.encoded_size()).sum();
+        if let Some(work) = self.work.as_mut() {
+            let in_flight = matches!(work.stage, Stage::Invoking(_) | Stage::Delivering(..));
+            let front_gone = work.parts.front().is_some_and(|p| p.first_offset() >= to);
+            for part in work.parts.iter_mut() {
+                let n = part.records.len();
+                part.records.retain(|r| r.offset() < to);
+                discarded += n - part.records.len();
+            }
+            // A part in flight stays, even emptied: its outcome is awaited, and then
+            // counts for its records below `to` only.
+            let mut front = in_flight;
+            work.parts
+                .retain(|p| std::mem::take(&mut front) || !p.records.is_empty());
+            if work.parts.is_empty() {
+                self.work = None;
+            } else if front_gone && !in_flight {
+                // What the stage said was about a part let go.
+                work.stage = Stage::Ready;
+            }
+        }
+        self.records_end = self.records_end.min(to);
+        if to < self.committed {
+            self.committed = to;
+            self.pending_commit = true;
+        }
+        self.consumed_to = to;
+        Some((old, skipped, discarded))
+    }
+
+    /// Whether the buffer holds a full batch: `batch_size` records, or enough to reach
+    /// the payload cap.
+    pub(super) fn holds_full_batch(&self, config: &EngineConfig) -> bool {
+        self.buffer.len() >= config.batch_size.max(1)
+            || config.envelope_size + self.buffered_bytes >= config.max_payload
     }
 
     pub(super) fn deadline(&self, config: &EngineConfig) -> Option<Millis> {
@@ -167,6 +237,11 @@ impl<R: EngineRecord> PartitionState<R> {
         let Some(work) = self.work.as_mut() else {
             return;
         };
+        if work.parts.front().is_some_and(|p| p.records.is_empty()) {
+            // Every record of it was let go by a reset while it ran.
+            self.drop_emptied_part();
+            return;
+        }
         let outcome = match outcome {
             InvokeOutcome::PartialFailure { failed_offsets } if failed_offsets.is_empty() => {
                 InvokeOutcome::Success
@@ -273,6 +348,10 @@ impl<R: EngineRecord> PartitionState<R> {
         let Stage::Delivering(_, condition) = work.stage else {
             return;
         };
+        if work.parts.front().is_some_and(|p| p.records.is_empty()) {
+            self.drop_emptied_part();
+            return;
+        }
         if written {
             self.failures = 0;
             self.finish_part();
@@ -284,6 +363,20 @@ impl<R: EngineRecord> PartitionState<R> {
                 until: now + delay.as_millis() as i64,
                 condition,
             };
+        }
+    }
+
+    /// The front part, in flight when a reset let all its records go, is over: nothing
+    /// to commit, nothing to retry.
+    fn drop_emptied_part(&mut self) {
+        let Some(work) = self.work.as_mut() else {
+            return;
+        };
+        work.parts.pop_front();
+        if work.parts.is_empty() || self.revoking {
+            self.work = None;
+        } else {
+            work.stage = Stage::Ready;
         }
     }
 
@@ -405,7 +498,6 @@ impl<R: EngineRecord> PartitionState<R> {
             }
         }
         self.flush_commit(key, actions);
-        self.flow_control(config, key, actions);
     }
 
     fn flush_commit(&mut self, key: &TopicPartition, actions: &mut VecDeque<Action<R>>) {
@@ -418,18 +510,22 @@ impl<R: EngineRecord> PartitionState<R> {
         }
     }
 
-    /// Pauses fetching while the buffer is full, resumes once it is half empty.
-    fn flow_control(
+    /// Pauses fetching while the engine holds more than its byte budget (`total`) and
+    /// this partition a full batch; resumes once the total is back under half the
+    /// budget, or the partition needs more records to fill a batch.
+    pub(super) fn flow_control(
         &mut self,
         config: &EngineConfig,
         key: &TopicPartition,
+        total: usize,
         actions: &mut VecDeque<Action<R>>,
     ) {
-        let held = self.buffer.len();
-        if !self.paused && !self.revoking && held >= config.max_buffered {
+        let full = self.holds_full_batch(config);
+        let budget = config.max_buffered_bytes;
+        if !self.paused && !self.revoking && full && total > budget {
             self.paused = true;
             actions.push_back(Action::Pause(key.clone()));
-        } else if self.paused && held <= config.max_buffered / 2 {
+        } else if self.paused && (!full || total <= budget / 2) {
             self.paused = false;
             actions.push_back(Action::Resume(key.clone()));
         }
@@ -442,6 +538,7 @@ impl<R: EngineRecord> PartitionState<R> {
         let (first, arrived) = self.buffer.front()?;
         if config.envelope_size + first.encoded_size() > config.max_payload {
             let (r, _) = self.buffer.pop_front().expect("front exists");
+            self.buffered_bytes -= r.encoded_size();
             return Some(Work {
                 parts: VecDeque::from([Part {
                     records: vec![r],
@@ -465,6 +562,7 @@ impl<R: EngineRecord> PartitionState<R> {
             return None;
         }
         let records: Vec<R> = self.buffer.drain(..n).map(|(r, _)| r).collect();
+        self.buffered_bytes -= size - config.envelope_size;
         Some(Work {
             parts: VecDeque::from([Part {
                 records,

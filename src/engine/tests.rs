@@ -627,29 +627,148 @@ fn a_revoked_partition_finishes_its_invocation_then_reports_revoked() {
     assert_eq!(drain(&mut e), [Action::Revoked(tp(0))]);
 }
 
+/// Whether `actions` pause (Some(true)) or resume (Some(false)) fetching `partition`.
+fn flow(actions: &[Action<Rec>], partition: i32) -> Option<bool> {
+    actions.iter().rev().find_map(|a| match a {
+        Action::Pause(p) if *p == tp(partition) => Some(true),
+        Action::Resume(p) if *p == tp(partition) => Some(false),
+        _ => None,
+    })
+}
+
 #[test]
-fn fetching_pauses_when_the_buffer_is_full_and_resumes_when_it_drains() {
+fn fetching_pauses_over_the_byte_budget_and_resumes_under_half_of_it() {
+    // Records of 10 bytes, batches of 3: 100 bytes is ten records.
     let mut e = engine(EngineConfig {
-        max_buffered: 4,
+        max_buffered_bytes: 100,
         ..config()
     });
-    e.fetched(&tp(0), recs(0..9), 9, 0);
-    let a = drain(&mut e);
-    assert!(a.contains(&Action::Pause(tp(0))), "{a:?}");
+    e.fetched(&tp(0), recs(0..20), 20, 0);
+    let mut a = drain(&mut e);
+    // 3 invoked, 17 held: 170 bytes.
+    assert_eq!(flow(&a, 0), Some(true), "{a:?}");
+    let mut held = 17;
     let mut now = 0;
-    let mut resumed = false;
-    let mut a = a;
-    while !resumed {
+    loop {
         let (id, _, _) = invoke(&a);
         now += 1;
         e.invoked(id, InvokeOutcome::Success, now);
         a = drain(&mut e);
-        resumed = a.contains(&Action::Resume(tp(0)));
-        if no_invoke(&a) {
+        held -= 3;
+        if held * 10 > 50 {
+            assert_eq!(flow(&a, 0), None, "still paused with {held} held: {a:?}");
+        } else {
+            assert_eq!(flow(&a, 0), Some(false), "resumed at {held} held: {a:?}");
             break;
         }
     }
-    assert!(resumed);
+    assert_eq!(held, 5);
+
+    // Two partitions: partition 1 (3 held, a full batch) is paused by the total, and
+    // resumes when partition 0's draining brings the total under half the budget.
+    let mut e = engine(EngineConfig {
+        max_buffered_bytes: 100,
+        ..config()
+    });
+    e.assign(tp(1), 0);
+    e.fetched(&tp(0), recs(0..20), 20, 0);
+    let mut a = drain(&mut e);
+    e.fetched(&tp(1), recs(0..6), 6, 0);
+    assert_eq!(flow(&drain(&mut e), 1), Some(true));
+    let mut held = 17;
+    loop {
+        let (id, _, _) = invoke(&a);
+        e.invoked(id, InvokeOutcome::Success, 1);
+        a = drain(&mut e);
+        held -= 3;
+        if held + 3 > 5 {
+            assert_eq!(flow(&a, 1), None, "{held} + 3 held: {a:?}");
+        } else {
+            assert_eq!(flow(&a, 1), Some(false), "{held} + 3 held: {a:?}");
+            break;
+        }
+    }
+    assert_eq!(held, 2);
+}
+
+#[test]
+fn a_partition_holding_less_than_a_full_batch_is_never_paused() {
+    let mut e = engine(EngineConfig {
+        batch_size: 10,
+        max_buffered_bytes: 100,
+        ..config()
+    });
+    e.assign(tp(1), 0);
+    // Partition 0: 10 invoked, 20 held (200 bytes, two full batches): paused.
+    e.fetched(&tp(0), recs(0..30), 30, 0);
+    assert_eq!(flow(&drain(&mut e), 0), Some(true));
+    // Partition 1 holds 9 records: over the budget, but not a full batch yet.
+    e.fetched(&tp(1), recs(0..9), 9, 0);
+    let a = drain(&mut e);
+    assert_eq!(flow(&a, 1), None, "{a:?}");
+    assert!(no_invoke(&a));
+    // Its tenth record fills the batch, invoked at once (no window wait).
+    e.fetched(&tp(1), recs(9..10), 10, 1);
+    let a = drain(&mut e);
+    assert_eq!(invoke(&a).1, (0..10).collect::<Vec<_>>());
+    assert_eq!(flow(&a, 1), None);
+
+    // By bytes: 300-byte records, three to a 1000-byte payload; a budget of 100 bytes
+    // still lets a partition hold the three (900 bytes) it takes to fill a batch.
+    let big = |offsets: std::ops::Range<i64>| -> Vec<Rec> {
+        offsets
+            .map(|offset| Rec {
+                offset,
+                timestamp: 0,
+                size: 300,
+            })
+            .collect()
+    };
+    let mut e = engine(EngineConfig {
+        batch_size: 100,
+        max_buffered_bytes: 100,
+        ..config()
+    });
+    e.fetched(&tp(0), big(0..2), 2, 0);
+    let a = drain(&mut e);
+    assert_eq!(flow(&a, 0), None, "two records are not a full batch: {a:?}");
+    e.fetched(&tp(0), big(2..5), 5, 1);
+    let a = drain(&mut e);
+    assert_eq!(invoke(&a).1, [0, 1, 2], "closed at the payload cap");
+    assert_eq!(flow(&a, 0), None, "two held again: {a:?}");
+}
+
+#[test]
+fn a_batch_of_ten_thousand_records_fills_without_waiting_for_the_window() {
+    let mut e = engine(EngineConfig {
+        batch_size: 10_000,
+        batching_window: Duration::from_secs(300),
+        max_payload: 6 * 1024 * 1024,
+        ..EngineConfig::aws_defaults()
+    });
+    // Records of 300 encoded bytes (3 MB for the batch), fetched 500 at a time, as the
+    // runtime does: only while the partition isn't paused.
+    let mut fetched = 0;
+    let mut now = 0;
+    let mut invoked = None;
+    while fetched < 10_000 {
+        let records = (fetched..fetched + 500)
+            .map(|offset| Rec {
+                offset,
+                timestamp: 0,
+                size: 300,
+            })
+            .collect();
+        fetched += 500;
+        now += 10;
+        e.fetched(&tp(0), records, fetched, now);
+        let a = drain(&mut e);
+        assert_eq!(flow(&a, 0), None, "paused at {fetched} records");
+        if !no_invoke(&a) {
+            invoked = Some(invoke(&a).1.len());
+        }
+    }
+    assert_eq!(invoked, Some(10_000), "invoked at once, not after 300 s");
 }
 
 #[test]
@@ -671,6 +790,8 @@ enum Step {
     Partial(usize),
     Deliver(bool),
     Tick(i64),
+    /// The log lost this many offsets past the position (a reset forward).
+    Skip(i64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -681,6 +802,7 @@ fn step() -> impl Strategy<Value = Step> {
         (0usize..5).prop_map(Step::Partial),
         any::<bool>().prop_map(Step::Deliver),
         (0i64..20_000).prop_map(Step::Tick),
+        (1i64..4).prop_map(Step::Skip),
     ]
 }
 
@@ -744,6 +866,12 @@ proptest! {
                     now += dt;
                     e.handle_timeout(now);
                 }
+                Step::Skip(n) => {
+                    e.reset(&tp(0), fetched, fetched + n, now);
+                    // Gone from the log: nothing to handle.
+                    handled.extend(fetched..fetched + n);
+                    fetched += n;
+                }
             }
             while let Some(a) = e.poll_action() {
                 match a {
@@ -768,6 +896,9 @@ proptest! {
                             prop_assert!(handled.contains(&o), "offset {} committed at {} unhandled", o, offset);
                         }
                         committed = offset;
+                    }
+                    Action::Reset { from, to, skipped, discarded, .. } => {
+                        prop_assert_eq!((skipped, discarded), ((to - from) as u64, 0));
                     }
                     Action::Pause(_) | Action::Resume(_) | Action::Revoked(_) => {}
                 }
@@ -833,4 +964,141 @@ fn a_lost_partition_commits_nothing_and_its_late_result_is_ignored() {
     e.fetched(&tp(0), recs(3..6), 6, 30);
     let (_, offsets, attempt) = invoke(&drain(&mut e));
     assert_eq!((offsets, attempt), (vec![3, 4, 5], 1));
+}
+
+fn reset(partition: i32, from: i64, to: i64, skipped: u64, discarded: usize) -> Action<Rec> {
+    Action::Reset {
+        partition: tp(partition),
+        from,
+        to,
+        skipped,
+        discarded,
+    }
+}
+
+fn commit(offset: i64) -> Action<Rec> {
+    Action::Commit {
+        partition: tp(0),
+        offset,
+    }
+}
+
+#[test]
+fn a_reset_forward_counts_what_no_longer_exists_and_resumes_past_it() {
+    let mut e = engine(config());
+    e.fetched(&tp(0), recs(0..3), 3, 0);
+    let (id, _, _) = invoke(&drain(&mut e));
+    e.invoked(id, InvokeOutcome::Success, 1);
+    assert_eq!(commits(&drain(&mut e)), [3]);
+    // Retention deleted 3..10 before they were fetched.
+    e.reset(&tp(0), 3, 10, 2);
+    assert_eq!(drain(&mut e), [reset(0, 3, 10, 7, 0), commit(10)]);
+    e.fetched(&tp(0), recs(10..13), 13, 3);
+    assert_eq!(invoke(&drain(&mut e)).1, [10, 11, 12]);
+}
+
+#[test]
+fn a_reset_forward_handles_what_was_held_then_commits_past_the_gap() {
+    let mut e = engine(config());
+    e.fetched(&tp(0), recs(0..5), 5, 0);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0, 1, 2]);
+    e.reset(&tp(0), 5, 10, 1);
+    assert_eq!(drain(&mut e), [reset(0, 5, 10, 5, 0)]);
+    e.invoked(id, InvokeOutcome::Success, 2);
+    assert_eq!(drain(&mut e), [commit(3)]);
+    // 3 and 4 were fetched: invoked when their window ends.
+    e.handle_timeout(500);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [3, 4]);
+    e.invoked(id, InvokeOutcome::Success, 501);
+    assert_eq!(commits(&drain(&mut e)), [10]);
+}
+
+#[test]
+fn a_reset_backward_resumes_at_the_new_position_and_delivers_again() {
+    // The group's offset is past the end of the log (the topic was re-created): the
+    // fetcher resets to the log start.
+    let mut e: Engine<Rec> = Engine::new(config());
+    e.assign(tp(0), 100);
+    e.reset(&tp(0), 100, 0, 0);
+    assert_eq!(drain(&mut e), [reset(0, 100, 0, 0, 0), commit(0)]);
+    e.fetched(&tp(0), recs(0..3), 3, 1);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0, 1, 2]);
+    e.invoked(id, InvokeOutcome::Success, 2);
+    assert_eq!(commits(&drain(&mut e)), [3]);
+}
+
+#[test]
+fn a_batch_in_flight_at_a_backward_reset_commits_nothing_past_the_new_position() {
+    // The log is re-created under an invocation of 0..3 (3 and 4 buffered).
+    let mut e = engine(config());
+    e.fetched(&tp(0), recs(0..5), 5, 0);
+    let (old, _, _) = invoke(&drain(&mut e));
+    e.reset(&tp(0), 5, 0, 1);
+    assert_eq!(drain(&mut e), [reset(0, 5, 0, 0, 5)]);
+    // The new log's records wait for the old invocation: one batch per partition.
+    e.fetched(&tp(0), recs(0..3), 3, 2);
+    assert!(drain(&mut e).is_empty());
+    e.invoked(old, InvokeOutcome::Success, 3);
+    let a = drain(&mut e);
+    assert!(commits(&a).is_empty(), "{a:?}");
+    let (id, offsets, attempt) = invoke(&a);
+    assert_eq!((offsets, attempt), (vec![0, 1, 2], 1));
+    e.invoked(id, InvokeOutcome::Success, 4);
+    assert_eq!(commits(&drain(&mut e)), [3]);
+
+    // Reset to 2 under the same invocation: 0 and 1 still count, 2..5 come again.
+    for success in [true, false] {
+        let mut e = engine(config());
+        e.fetched(&tp(0), recs(0..5), 5, 0);
+        let (old, _, _) = invoke(&drain(&mut e));
+        e.reset(&tp(0), 5, 2, 1);
+        assert_eq!(drain(&mut e), [reset(0, 5, 2, 0, 3)]);
+        if success {
+            e.invoked(old, InvokeOutcome::Success, 2);
+            assert_eq!(drain(&mut e), [commit(2)], "not 3");
+        } else {
+            e.invoked(old, InvokeOutcome::Failed(Failure::Function), 2);
+            assert!(drain(&mut e).is_empty());
+            e.handle_timeout(e.poll_timeout().unwrap());
+            let (id, offsets, attempt) = invoke(&drain(&mut e));
+            assert_eq!((offsets, attempt), (vec![0, 1], 2), "only what is below 2");
+            e.invoked(id, InvokeOutcome::Success, 1000);
+            assert_eq!(drain(&mut e), [commit(2)]);
+        }
+        e.fetched(&tp(0), recs(2..5), 5, 2000);
+        let (id, offsets, _) = invoke(&drain(&mut e));
+        assert_eq!(offsets, [2, 3, 4]);
+        e.invoked(id, InvokeOutcome::Success, 2001);
+        assert_eq!(commits(&drain(&mut e)), [5]);
+    }
+}
+
+#[test]
+fn a_reset_of_a_partition_waiting_for_a_retry_keeps_what_is_below_the_new_position() {
+    // Bisected halves 0..2 and 2..4 wait for a retry; the log restarts at 1.
+    let mut e = engine(EngineConfig {
+        batch_size: 4,
+        bisect_on_error: true,
+        ..config()
+    });
+    e.fetched(&tp(0), recs(0..4), 4, 0);
+    let (id, _, _) = invoke(&drain(&mut e));
+    e.invoked(id, InvokeOutcome::Failed(Failure::Function), 1);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0, 1]);
+    e.invoked(id, InvokeOutcome::Failed(Failure::Function), 2);
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0]);
+    e.invoked(id, InvokeOutcome::Failed(Failure::Throttled), 3);
+    assert!(drain(&mut e).is_empty(), "backing off");
+    e.reset(&tp(0), 4, 1, 4);
+    assert_eq!(drain(&mut e), [reset(0, 4, 1, 0, 3)]);
+    e.handle_timeout(e.poll_timeout().unwrap());
+    let (id, offsets, _) = invoke(&drain(&mut e));
+    assert_eq!(offsets, [0]);
+    e.invoked(id, InvokeOutcome::Success, 10_000);
+    assert_eq!(drain(&mut e), [commit(1)]);
 }

@@ -28,7 +28,7 @@
 use crate::kafka::cluster::{Cluster, KafkaCode};
 use crate::kafka::coordinator::{GroupConfig, GroupError, GroupMember, MemberSubscription};
 use crate::kafka::fetcher::{
-    FetchConfig, FetchError, FetchPosition, Fetcher, PartitionRecords, list_offsets,
+    FetchConfig, FetchError, FetchPosition, Fetcher, PartitionRecords, PositionReset, list_offsets,
 };
 use crate::kafka::group::assignor::{self, Assignor, Member, RebalanceProtocol};
 use crate::kafka::messages::consumer_protocol::{Assignment, Subscription, TopicPartitions};
@@ -107,6 +107,10 @@ pub enum ConsumerEvent {
     /// fenced this member): another member may own them already. Abandon their work and
     /// commit nothing of it; no more of their records will be returned.
     Lost(Vec<TopicPartition>),
+    /// The logs of these partitions no longer held their positions (OFFSET_OUT_OF_RANGE)
+    /// and fetching moved as the reset policy says. Comes before any record from the new
+    /// positions.
+    Reset(Vec<PositionReset>),
 }
 
 /// Why the consumer stopped or a call failed.
@@ -243,6 +247,10 @@ impl Consumer {
         loop {
             if let Ok(event) = self.events.try_recv() {
                 return self.apply(event);
+            }
+            let resets = self.fetcher.take_resets();
+            if !resets.is_empty() {
+                return Ok(ConsumerEvent::Reset(resets));
             }
             if self.fetcher.assigned().is_empty() {
                 let event = self.events.recv().await;

@@ -92,6 +92,13 @@ pub struct FetchConfig {
     pub isolation: Isolation,
     /// Cap on the decompressed size of one batch.
     pub max_decompressed_size: usize,
+    /// Cap on the bytes decompressed in one [`Fetcher::fetch`], every partition and
+    /// batch together: a response of small, highly compressible batches must not expand
+    /// to gigabytes. Past it, a partition's delivery ends before its next compressed
+    /// batch, and the next fetch goes on from there (nothing is skipped). The first
+    /// compressed batch of a fetch may always use `max_decompressed_size`, so fetching
+    /// always progresses.
+    pub max_decompressed_per_fetch: usize,
     /// What OFFSET_OUT_OF_RANGE does.
     pub offset_reset: OffsetReset,
     /// The wait before a partition whose leader failed is tried again; doubled on each
@@ -116,6 +123,7 @@ impl Default for FetchConfig {
             max_partition_bytes: 1024 * 1024,
             isolation: Isolation::ReadCommitted,
             max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,
+            max_decompressed_per_fetch: DEFAULT_MAX_DECOMPRESSED_SIZE,
             offset_reset: OffsetReset::Earliest,
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
@@ -144,6 +152,19 @@ pub struct PartitionRecords {
     pub records: Vec<Record>,
     /// The partition's position after this delivery: the next offset to fetch.
     pub next_offset: i64,
+}
+
+/// A partition whose position the [`OffsetReset`] policy moved, because the log no
+/// longer held it (OFFSET_OUT_OF_RANGE). Returned by [`Fetcher::take_resets`] before any
+/// record from the new position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionReset {
+    pub topic: String,
+    pub partition: i32,
+    /// The position the broker refused.
+    pub from: i64,
+    /// Where fetching resumes.
+    pub to: i64,
 }
 
 /// Why a fetch failed. Retriable conditions (leader moved, broker restarting) are not
@@ -261,6 +282,9 @@ struct Assigned {
     limit: i32,
     failures: u32,
     retry_at: Option<Instant>,
+    /// The position OFFSET_OUT_OF_RANGE refused, while the reset policy's position is
+    /// resolved.
+    reset_from: Option<i64>,
 }
 
 /// The fetch side of a consumer. See the module docs.
@@ -278,6 +302,8 @@ pub struct Fetcher {
     inflight: Option<JoinSet<LeaderOutcome>>,
     /// Partition fetches (or position lookups) that failed and wait to be retried.
     retried: u64,
+    /// Positions reset, not taken by the caller yet.
+    resets: Vec<PositionReset>,
 }
 
 impl Fetcher {
@@ -293,6 +319,7 @@ impl Fetcher {
             round: 0,
             inflight: None,
             retried: 0,
+            resets: Vec::new(),
         }
     }
 
@@ -301,6 +328,14 @@ impl Fetcher {
     /// mapping's polling errors.
     pub fn retried_errors(&self) -> u64 {
         self.retried
+    }
+
+    /// The positions reset since the last call, in the order they were resolved. A
+    /// [`Fetcher::fetch`] call that resolves a reset returns no records, so a caller that
+    /// takes them after each call sees a partition's reset before its records from the
+    /// new position.
+    pub fn take_resets(&mut self) -> Vec<PositionReset> {
+        std::mem::take(&mut self.resets)
     }
 
     pub fn config(&self) -> &FetchConfig {
@@ -324,14 +359,18 @@ impl Fetcher {
                 limit,
                 failures: 0,
                 retry_at: None,
+                reset_from: None,
             });
         entry.pos = pos;
         entry.limit = limit;
+        entry.reset_from = None;
     }
 
     /// Stops fetching `topic`/`partition`; records of it already on their way are dropped.
     pub fn unassign(&mut self, topic: &str, partition: i32) {
         self.partitions.remove(&(topic.to_string(), partition));
+        self.resets
+            .retain(|r| !(r.topic == topic && r.partition == partition));
     }
 
     /// The partitions assigned, in order.
@@ -385,7 +424,12 @@ impl Fetcher {
     /// partition (a new position, or unassign) to get past it.
     pub async fn fetch(&mut self) -> Result<Vec<PartitionRecords>, FetchError> {
         self.refresh_if_needed().await?;
+        let resets = self.resets.len();
         self.resolve_positions().await?;
+        if self.resets.len() > resets {
+            // The caller hears of a reset before records from the new position.
+            return Ok(Vec::new());
+        }
         let mut set = match self.inflight.take() {
             Some(set) => set,
             None => {
@@ -536,6 +580,14 @@ impl Fetcher {
                         s.pos = Pos::At(offset);
                         s.failures = 0;
                         s.retry_at = None;
+                        if let Some(from) = s.reset_from.take() {
+                            self.resets.push(PositionReset {
+                                topic: p.key.0.clone(),
+                                partition: p.key.1,
+                                from,
+                                to: offset,
+                            });
+                        }
                     }
                     Some(Err(code)) if !KafkaCode(code).is_retriable() => {
                         first_error.get_or_insert(FetchError::Partition {
@@ -629,6 +681,11 @@ impl Fetcher {
         let now = Instant::now();
         let mut first_error: Option<FetchError> = None;
         let mut delivered = Vec::new();
+        // At least one batch's worth, so the first compressed batch always fits.
+        let mut decoded_budget = self
+            .config
+            .max_decompressed_per_fetch
+            .max(self.config.max_decompressed_size);
         for outcome in outcomes {
             let LeaderOutcome {
                 node,
@@ -671,7 +728,13 @@ impl Fetcher {
                 self.throttled.insert(node, now + wait);
             }
             self.keep_session(node, sent, &plan, response.session_id);
-            self.apply_response(response, &plan, &mut delivered, &mut first_error);
+            self.apply_response(
+                response,
+                &plan,
+                &mut delivered,
+                &mut first_error,
+                &mut decoded_budget,
+            );
         }
         if let Some(e) = first_error {
             return Err(e);
@@ -704,6 +767,7 @@ impl Fetcher {
         plan: &[Planned],
         delivered: &mut Vec<PartitionRecords>,
         first_error: &mut Option<FetchError>,
+        decoded_budget: &mut usize,
     ) {
         let now = Instant::now();
         let asked: HashMap<(&str, i32), &Planned> = plan
@@ -761,6 +825,7 @@ impl Fetcher {
                         );
                         s.pos = Pos::Resolve(reset);
                         s.limit = self.config.max_partition_bytes;
+                        s.reset_from = Some(planned.offset);
                         continue;
                     }
                     // CORRUPT_MESSAGE: the broker found its own log corrupt; asking
@@ -793,6 +858,7 @@ impl Fetcher {
                     p.aborted_transactions.as_deref(),
                     self.config.isolation,
                     self.config.max_decompressed_size,
+                    decoded_budget,
                 );
                 if let Some(source) = d.error {
                     first_error.get_or_insert(FetchError::Corrupt {

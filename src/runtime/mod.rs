@@ -153,6 +153,10 @@ pub fn engine_config(mapping: &Mapping, envelope: usize) -> EngineConfig {
         bisect_on_error: mapping.bisect_batch_on_function_error,
         report_batch_item_failures: mapping.report_batch_item_failures,
         has_destination: mapping.on_failure.is_some(),
+        max_buffered_bytes: mapping
+            .esm
+            .max_buffered_bytes
+            .unwrap_or(crate::engine::DEFAULT_MAX_BUFFERED_BYTES),
         ..EngineConfig::aws_defaults()
     }
 }
@@ -975,6 +979,12 @@ impl<I: Invoker> Runner<I> {
                     self.lose(&tp);
                 }
             }
+            ConsumerEvent::Reset(resets) => {
+                for r in resets {
+                    self.engine
+                        .reset(&(r.topic.clone(), r.partition), r.from, r.to, t);
+                }
+            }
             ConsumerEvent::Records(batch) => {
                 for p in batch {
                     let tp = (p.topic.clone(), p.partition);
@@ -1069,6 +1079,13 @@ impl<I: Invoker> Runner<I> {
                 } => self.send_to_destination(id, partition, records, condition, attempts),
                 Action::Pause(tp) => self.consumer.fetcher().pause(&tp.0, tp.1),
                 Action::Resume(tp) => self.consumer.fetcher().resume(&tp.0, tp.1),
+                Action::Reset {
+                    partition,
+                    from,
+                    to,
+                    skipped,
+                    discarded,
+                } => self.log_reset(&partition, from, to, skipped, discarded),
                 Action::Revoked(tp) => {
                     // Its commits came before this action; send them before the group
                     // moves the partition.
@@ -1079,6 +1096,44 @@ impl<I: Invoker> Runner<I> {
             }
         }
         self.commit(&mut commits).await
+    }
+
+    /// Reports a partition's log reset (the engine's [`Action::Reset`]): what no longer
+    /// exists is counted as dropped.
+    fn log_reset(
+        &mut self,
+        partition: &TopicPartition,
+        from: i64,
+        to: i64,
+        skipped: u64,
+        discarded: usize,
+    ) {
+        if to >= from {
+            self.stats.records_dropped += skipped;
+            self.shared.metrics.dropped.add(skipped);
+            self.shared
+                .status
+                .send_modify(|s| s.records_dropped += skipped);
+            tracing::warn!(
+                partition = %key(partition),
+                first_offset = from,
+                last_offset = to - 1,
+                count = skipped,
+                "offsets {from}..={} no longer exist in the log (deleted before they were \
+                 read): resuming at {to}; counted as dropped",
+                to - 1
+            );
+        } else {
+            tracing::warn!(
+                partition = %key(partition),
+                from,
+                to,
+                discarded,
+                "the log restarts below the position {from} (truncated, or the topic deleted \
+                 and re-created): resuming at {to}, records from there on are delivered \
+                 again; {discarded} records fetched at or past {to} before the reset were let go"
+            );
+        }
     }
 
     async fn commit(

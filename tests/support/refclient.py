@@ -12,6 +12,7 @@ Sub-commands:
   create-topic   AdminClient CreateTopics
   list-offsets   earliest / latest / by timestamp for every partition of a topic
   committed      the group's committed offsets for every partition of a topic
+  delete-records AdminClient DeleteRecords: moves a partition's log start offset up
   mock-cluster   starts librdkafka's mock cluster, prints its bootstrap, runs until stdin closes
 
 Errors go to stderr and exit non-zero, so the Rust rig can report them.
@@ -208,6 +209,15 @@ def cmd_committed(args):
         c.close()
 
 
+def cmd_delete_records(args):
+    a = AdminClient(conf(args, {}))
+    futs = a.delete_records([TopicPartition(args.topic, args.partition, args.before)],
+                            operation_timeout=args.timeout)
+    for _, f in futs.items():
+        res = f.result(args.timeout)
+        print(json.dumps({"low_watermark": res.low_watermark}))
+
+
 def cmd_mock_cluster(args):
     found = threading.Event()
 
@@ -276,6 +286,12 @@ def main():
     sp.add_argument("--topic", required=True)
     sp.add_argument("--group", required=True)
     sp.set_defaults(fn=cmd_committed)
+
+    sp = common(sub.add_parser("delete-records"))
+    sp.add_argument("--topic", required=True)
+    sp.add_argument("--partition", type=int, required=True)
+    sp.add_argument("--before", type=int, required=True)
+    sp.set_defaults(fn=cmd_delete_records)
 
     sp = common(sub.add_parser("mock-cluster"), bootstrap=False)
     sp.add_argument("--brokers", type=int, default=3)

@@ -346,6 +346,10 @@ fn kafka_esm_flags_fill_the_section_over_the_file() {
     .resolve()
     .unwrap();
     assert_eq!(m.esm.function_command.as_deref(), Some("./from-flag"));
+    let m = parse(&["--cli-input-json", &doc, "--max-buffered-bytes", "1000000"])
+        .resolve()
+        .unwrap();
+    assert_eq!(m.esm.max_buffered_bytes, Some(1_000_000));
     let e = parse(&["--cli-input-json", &doc, "--function-timeout", "901"])
         .resolve()
         .unwrap_err();

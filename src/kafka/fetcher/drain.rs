@@ -31,13 +31,15 @@ pub(crate) struct Drained {
 }
 
 /// Walks `field` from `position`. `aborted` is the partition's list from the response
-/// (used only under [`Isolation::ReadCommitted`]).
+/// (used only under [`Isolation::ReadCommitted`]). `decoded_budget` is what the fetch may
+/// still decompress; what this partition decompresses is taken from it.
 pub(crate) fn drain(
     field: Bytes,
     position: i64,
     aborted: Option<&[AbortedTransaction]>,
     isolation: Isolation,
     max_decompressed_size: usize,
+    decoded_budget: &mut usize,
 ) -> Drained {
     let mut txns = match isolation {
         Isolation::ReadCommitted => Some(AbortedTransactions::new(
@@ -50,7 +52,7 @@ pub(crate) fn drain(
     let mut pos = position;
     let mut error = None;
     for batch in &mut batches {
-        let batch = match batch {
+        let mut batch = match batch {
             Ok(b) => b,
             Err(e) => {
                 error = Some(e);
@@ -73,10 +75,23 @@ pub(crate) fn drain(
             pos = pos.max(batch.next_offset());
             continue;
         }
+        if batch.is_compressed() {
+            if *decoded_budget == 0 {
+                // The fetch decompressed all it may: the next one starts here.
+                break;
+            }
+            batch.set_max_decompressed_size(max_decompressed_size.min(*decoded_budget));
+        }
         match deliver(&batch, pos) {
-            Ok((batch_records, next)) => {
+            Ok((batch_records, next, decompressed)) => {
+                *decoded_budget = decoded_budget.saturating_sub(decompressed);
                 records.extend(batch_records);
                 pos = next;
+            }
+            Err(DecodeError::DecompressedTooLarge { cap, .. }) if cap < max_decompressed_size => {
+                // Over what the fetch has left, not over the batch cap: not an error.
+                *decoded_budget = 0;
+                break;
             }
             Err(e) => {
                 error = Some(e);
@@ -97,11 +112,14 @@ pub(crate) fn drain(
     }
 }
 
-/// The records of `batch` at or after `pos`, all or none, and the position after it.
-fn deliver(batch: &RecordBatch, pos: i64) -> Result<(Vec<Record>, i64), DecodeError> {
+/// The records of `batch` at or after `pos`, all or none, the position after it, and
+/// the bytes decompressed for them.
+fn deliver(batch: &RecordBatch, pos: i64) -> Result<(Vec<Record>, i64, usize), DecodeError> {
     let mut out = Vec::with_capacity(batch.record_count().unwrap_or(0).min(4096) as usize);
     let mut next = pos;
-    for record in batch.records()? {
+    let records = batch.records()?;
+    let decompressed = records.decompressed_len();
+    for record in records {
         let record = record?;
         // Offsets only move forward: a record at or below one already delivered (a
         // corrupt or hostile batch) is never delivered twice.
@@ -110,7 +128,7 @@ fn deliver(batch: &RecordBatch, pos: i64) -> Result<(Vec<Record>, i64), DecodeEr
             out.push(record);
         }
     }
-    Ok((out, next.max(batch.next_offset())))
+    Ok((out, next.max(batch.next_offset()), decompressed))
 }
 
 /// The next per-partition limit after a truncated answer: doubled (as often as needed to
@@ -130,7 +148,7 @@ pub(crate) fn grow_limit(current: i32, needed: Option<usize>, max_bytes: i32) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::kafka::fetcher::tests::{batch, encode, krecord};
     use bytes::BytesMut;
@@ -182,7 +200,14 @@ mod tests {
                 first_offset,
             })
             .collect();
-        drain(f, pos, Some(&aborted), Isolation::ReadCommitted, CAP)
+        drain(
+            f,
+            pos,
+            Some(&aborted),
+            Isolation::ReadCommitted,
+            CAP,
+            &mut usize::MAX.clone(),
+        )
     }
 
     #[test]
@@ -224,7 +249,7 @@ mod tests {
             txn(4..5, 7, Some(1)),
         ]);
         for isolation in [Isolation::ReadCommitted, Isolation::ReadUncommitted] {
-            let d = drain(f.clone(), 0, None, isolation, CAP);
+            let d = drain(f.clone(), 0, None, isolation, CAP, &mut usize::MAX.clone());
             assert_eq!(offsets(&d), [0, 1, 3], "{isolation:?}");
             assert_eq!(d.next_offset, 5, "past the trailing marker");
         }
@@ -250,7 +275,14 @@ mod tests {
         let d = committed(f.clone(), 0, &[(7, 0)]);
         assert_eq!(offsets(&d), [2, 3, 6, 7, 8]);
         assert_eq!(d.next_offset, 9);
-        let d = drain(f.clone(), 0, Some(&[]), Isolation::ReadUncommitted, CAP);
+        let d = drain(
+            f.clone(),
+            0,
+            Some(&[]),
+            Isolation::ReadUncommitted,
+            CAP,
+            &mut usize::MAX.clone(),
+        );
         assert_eq!(offsets(&d), [0, 1, 2, 3, 6, 7, 8]);
         // An aborted batch alone still moves the position past it.
         let d = committed(txn(0..2, 7, None), 0, &[(7, 0)]);
@@ -318,12 +350,111 @@ mod tests {
     #[test]
     fn decompression_over_the_cap_is_an_error_not_a_skip() {
         let f = encode((0..50).map(krecord).collect(), KCompression::Gzip);
-        let d = drain(f, 0, None, Isolation::ReadCommitted, 64);
+        let d = drain(
+            f,
+            0,
+            None,
+            Isolation::ReadCommitted,
+            64,
+            &mut usize::MAX.clone(),
+        );
         assert!(d.records.is_empty());
         assert_eq!(d.next_offset, 0);
         assert!(matches!(
             d.error,
             Some(DecodeError::DecompressedTooLarge { .. })
+        ));
+    }
+
+    /// `n` gzip batches of 4 records, each value 16 KiB of zeros: ~64 KiB decompressed
+    /// from a few hundred bytes.
+    pub(crate) fn bombs(n: i64) -> Bytes {
+        let parts: Vec<Bytes> = (0..n)
+            .map(|b| {
+                let records = (b * 4..b * 4 + 4)
+                    .map(|o| {
+                        let mut r = krecord(o);
+                        r.value = Some(Bytes::from(vec![0u8; 16 << 10]));
+                        r
+                    })
+                    .collect();
+                encode(records, KCompression::Gzip)
+            })
+            .collect();
+        field(&parts)
+    }
+
+    #[test]
+    fn the_bytes_decompressed_for_a_fetch_stay_under_its_budget() {
+        let f = bombs(40);
+        assert!(f.len() < 40 << 10, "{} bytes fetched", f.len());
+        // One batch decompresses to a bit more than 64 KiB: a budget of 200 KiB
+        // holds three of them.
+        let mut budget = 200 << 10;
+        let d = drain(
+            f.clone(),
+            0,
+            None,
+            Isolation::ReadCommitted,
+            CAP,
+            &mut budget,
+        );
+        assert!(d.error.is_none() && d.truncated.is_none(), "{:?}", d.error);
+        assert_eq!(offsets(&d), (0..12).collect::<Vec<_>>());
+        assert_eq!(d.next_offset, 12, "stops before the batch that doesn't fit");
+        let decoded: usize = d
+            .records
+            .iter()
+            .map(|r| r.value.as_ref().unwrap().len())
+            .sum();
+        assert!(decoded <= 200 << 10);
+        assert!(budget < 64 << 10, "{budget} left");
+        // The budget spent, the next partition of the response gets no compressed batch
+        // (and that is not an error: it is fetched again).
+        let d = drain(
+            f.clone(),
+            0,
+            None,
+            Isolation::ReadCommitted,
+            CAP,
+            &mut budget,
+        );
+        assert!(d.records.is_empty() && d.error.is_none() && d.truncated.is_none());
+        assert_eq!(d.next_offset, 0);
+        // Each fetch goes on where the last stopped, to the end.
+        let mut pos = 0;
+        let mut delivered = Vec::new();
+        while pos < 160 {
+            let mut budget = 200 << 10;
+            let d = drain(
+                f.clone(),
+                pos,
+                None,
+                Isolation::ReadCommitted,
+                CAP,
+                &mut budget,
+            );
+            assert!(d.next_offset > pos, "progress from {pos}");
+            delivered.extend(offsets(&d));
+            pos = d.next_offset;
+        }
+        assert_eq!(delivered, (0..160).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_batch_over_the_batch_cap_is_still_an_error_under_a_budget() {
+        let mut budget = 100 << 10;
+        let d = drain(
+            bombs(1),
+            0,
+            None,
+            Isolation::ReadCommitted,
+            32 << 10,
+            &mut budget,
+        );
+        assert!(matches!(
+            d.error,
+            Some(DecodeError::DecompressedTooLarge { cap: 32768, .. })
         ));
     }
 

@@ -718,8 +718,23 @@ async fn out_of_range_resets_and_none_names_the_partition() {
     f.assign(TOPIC, 0, FetchPosition::Offset(2));
     assert!(f.fetch().await.unwrap().is_empty());
     assert_eq!(f.position(TOPIC, 0), None, "resetting");
+    assert!(f.take_resets().is_empty(), "not resolved yet");
+    // The call that resolves the reset returns no records: the caller learns of the
+    // reset before any record from the new position.
+    assert!(f.fetch().await.unwrap().is_empty());
+    assert_eq!(
+        f.take_resets(),
+        [PositionReset {
+            topic: TOPIC.into(),
+            partition: 0,
+            from: 2,
+            to: 5
+        }]
+    );
+    assert!(f.take_resets().is_empty());
     let got = f.fetch().await.unwrap();
     assert_eq!(offsets(&got), [(0, vec![5, 6, 7, 8, 9])]);
+    assert!(f.take_resets().is_empty());
 
     let mut f = fake
         .fetcher(FetchConfig {
@@ -733,6 +748,35 @@ async fn out_of_range_resets_and_none_names_the_partition() {
         err.to_string(),
         "t partition 0: offset 2 is out of range and the reset policy is none"
     );
+
+    // Past the end of the log (a log re-created under a committed offset): back to 5.
+    let mut f = fake.fetcher(quick()).await;
+    f.assign(TOPIC, 0, FetchPosition::Offset(20));
+    fake.on_fetch(|_, offset, _| Answer {
+        error: if offset >= 10 { 1 } else { 0 },
+        high_watermark: 10,
+        records: if offset < 10 {
+            batch(5..10)
+        } else {
+            Bytes::new()
+        },
+    });
+    for _ in 0..2 {
+        assert!(f.fetch().await.unwrap().is_empty());
+    }
+    let resets = f.take_resets();
+    assert_eq!((resets[0].from, resets[0].to), (20, 5), "{resets:?}");
+    let got = f.fetch().await.unwrap();
+    assert_eq!(offsets(&got), [(0, vec![5, 6, 7, 8, 9])]);
+
+    // A reset the caller overrides (a new position given) is not reported.
+    let mut f = fake.fetcher(quick()).await;
+    f.assign(TOPIC, 0, FetchPosition::Offset(20));
+    assert!(f.fetch().await.unwrap().is_empty());
+    f.assign(TOPIC, 0, FetchPosition::Offset(7));
+    let got = f.fetch().await.unwrap();
+    assert_eq!(offsets(&got), [(0, vec![7, 8, 9])]);
+    assert!(f.take_resets().is_empty());
 }
 
 #[tokio::test]
@@ -781,4 +825,53 @@ async fn prefetched_records_of_a_partition_moved_meanwhile_are_dropped() {
     assert_eq!(offsets(&got), [(0, vec![2, 3, 4])]);
     let got = f.fetch().await.unwrap();
     assert_eq!(offsets(&got), [(0, vec![5, 6, 7, 8, 9])]);
+}
+
+#[tokio::test]
+async fn the_bytes_decompressed_in_one_fetch_stay_under_the_cap_and_nothing_is_skipped() {
+    // 40 gzip batches of 4 records with 16 KiB values: a few KiB on the wire, 2.5 MiB
+    // decompressed, all in every answer.
+    let fake = Fake::start(1).await;
+    let log = super::drain::tests::bombs(40);
+    fake.on_fetch(move |_, _, _| Answer {
+        error: 0,
+        high_watermark: 160,
+        records: log.clone(),
+    });
+    let cap = 256 << 10;
+    let mut f = fake
+        .fetcher(FetchConfig {
+            max_decompressed_size: 128 << 10,
+            max_decompressed_per_fetch: cap,
+            ..quick()
+        })
+        .await;
+    f.assign(TOPIC, 0, FetchPosition::Offset(0));
+    let mut delivered = Vec::new();
+    let mut fetches = 0;
+    while delivered.len() < 160 && fetches < 100 {
+        fetches += 1;
+        let got = f.fetch().await.unwrap();
+        let decoded: usize = got
+            .iter()
+            .flat_map(|p| &p.records)
+            .map(|r| r.value.as_ref().map_or(0, |v| v.len()))
+            .sum();
+        assert!(decoded <= cap, "fetch {fetches}: {decoded} bytes decoded");
+        delivered.extend(got.iter().flat_map(|p| p.records.iter().map(|r| r.offset)));
+    }
+    assert_eq!(delivered, (0..160).collect::<Vec<_>>());
+    assert!(fetches >= 160 / 12, "{fetches} fetches");
+
+    // A cap under one batch still lets one batch through per fetch.
+    let mut f = fake
+        .fetcher(FetchConfig {
+            max_decompressed_size: 128 << 10,
+            max_decompressed_per_fetch: 1,
+            ..quick()
+        })
+        .await;
+    f.assign(TOPIC, 0, FetchPosition::Offset(0));
+    let got = f.fetch().await.unwrap();
+    assert_eq!(offsets(&got), [(0, vec![0, 1, 2, 3])]);
 }

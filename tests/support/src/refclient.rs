@@ -350,6 +350,24 @@ impl RefClient {
         map.into_iter().map(|(p, o)| Ok((p.parse()?, o))).collect()
     }
 
+    /// DeleteRecords through the AdminClient: the records of `partition` before offset
+    /// `before` are deleted (what retention does). Returns the new log start offset.
+    pub fn delete_records(&self, topic: &str, partition: i32, before: i64) -> Result<i64> {
+        let args = vec![
+            "--topic".into(),
+            topic.into(),
+            "--partition".into(),
+            partition.to_string(),
+            "--before".into(),
+            before.to_string(),
+        ];
+        let out = self.run("delete-records", &args, "")?;
+        let v: serde_json::Value = serde_json::from_str(out.trim())?;
+        v["low_watermark"]
+            .as_i64()
+            .with_context(|| format!("delete-records answered {out}"))
+    }
+
     /// The group's committed offset for every partition (negative: none).
     pub fn committed(&self, topic: &str, group: &str) -> Result<BTreeMap<i32, i64>> {
         let args = vec![

@@ -418,6 +418,17 @@ impl RecordBatch {
         self.base_sequence
     }
 
+    /// Caps what [`RecordBatch::records`] may decompress at `cap` bytes from now on (a
+    /// reader with a budget for several batches lowers it as the budget runs out).
+    pub fn set_max_decompressed_size(&mut self, cap: usize) {
+        self.max_decompressed_size = cap;
+    }
+
+    /// The cap [`RecordBatch::records`] decompresses under.
+    pub fn max_decompressed_size(&self) -> usize {
+        self.max_decompressed_size
+    }
+
     /// The declared record count; `None` for a legacy compressed wrapper.
     pub fn record_count(&self) -> Option<u32> {
         self.record_count
@@ -446,7 +457,12 @@ impl RecordBatch {
                     timestamp_type: self.timestamp_type(),
                 };
                 let count = self.record_count.unwrap_or_default();
-                Ok(Records::v2(V2Records::new(data, count, ctx)?))
+                let decompressed = if self.compression == Compression::None {
+                    0
+                } else {
+                    data.len()
+                };
+                Ok(Records::v2(V2Records::new(data, count, ctx)?).decompressed(decompressed))
             }
             Body::Legacy(msg) => match (self.compression, &msg.value) {
                 (Compression::None, _) => Ok(Records::legacy(LegacyRecords::single(msg))),
@@ -459,8 +475,9 @@ impl RecordBatch {
                         msg.offset,
                         msg.magic == 0,
                     )?;
+                    let decompressed = inner.len();
                     let inner = WrapperRecords::new(inner, msg, self.verify_crc)?;
-                    Ok(Records::legacy(LegacyRecords::Wrapper(inner)))
+                    Ok(Records::legacy(LegacyRecords::Wrapper(inner)).decompressed(decompressed))
                 }
             },
         }

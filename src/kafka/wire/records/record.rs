@@ -328,6 +328,9 @@ impl V2Records {
 #[derive(Debug, Clone)]
 pub struct Records {
     inner: Inner,
+    /// The bytes decompressed for them (0 for an uncompressed batch, whose records slice
+    /// the input).
+    decompressed: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -341,13 +344,26 @@ impl Records {
     pub(crate) fn v2(records: V2Records) -> Self {
         Self {
             inner: Inner::V2(records),
+            decompressed: 0,
         }
     }
 
     pub(crate) fn legacy(records: LegacyRecords) -> Self {
         Self {
             inner: Inner::Legacy(records),
+            decompressed: 0,
         }
+    }
+
+    pub(crate) fn decompressed(mut self, bytes: usize) -> Self {
+        self.decompressed = bytes;
+        self
+    }
+
+    /// The bytes decompressed to read these records: the memory they hold beyond the
+    /// fetched bytes (0 for an uncompressed batch).
+    pub fn decompressed_len(&self) -> usize {
+        self.decompressed
     }
 }
 
