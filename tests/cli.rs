@@ -135,3 +135,61 @@ fn an_unreachable_cluster_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// `kafka-esm run` stopped while it is still enabling (its broker accepts connections and
+/// never answers): SIGTERM ends it cleanly, exit 0, instead of killing it.
+#[test]
+fn kafka_esm_run_stops_cleanly_on_sigterm_while_enabling() {
+    use std::io::{BufRead, BufReader};
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bootstrap = silent.local_addr().unwrap().to_string();
+    // Accepts and holds every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming() {
+            held.push(conn);
+        }
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args([
+            "run",
+            "--function-name",
+            "my-fn",
+            "--topics",
+            "t",
+            "--starting-position",
+            "LATEST",
+            "--bootstrap-servers",
+            &bootstrap,
+        ])
+        .env("AWS_REGION", "us-east-1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "{seen}");
+        seen.push_str(&line);
+        if line.contains("State: Enabling") {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        rest
+    });
+    let status = child.wait().unwrap();
+    let rest = rest.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{seen}{rest}");
+    assert!(rest.contains("State: Disabled"), "{seen}{rest}");
+}

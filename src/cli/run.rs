@@ -47,6 +47,7 @@ pub fn run(args: MappingArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
+        let shutdown = shutdown_signal();
         let (status, watcher) = tokio::sync::watch::channel(runtime::MappingStatus::default());
         let printer = tokio::spawn(print_status(watcher));
         let result = match local {
@@ -69,11 +70,11 @@ pub fn run(args: MappingArgs) -> ExitCode {
                     },
                     None => None,
                 };
-                runtime::run_with_status(&mapping, invoker, shutdown_signal(), status).await
+                runtime::run_with_status(&mapping, invoker, shutdown, status).await
             }
             None => {
                 let invoker = lambda_invoker(&mapping).await;
-                runtime::run_with_status(&mapping, invoker, shutdown_signal(), status).await
+                runtime::run_with_status(&mapping, invoker, shutdown, status).await
             }
         };
         let _ = printer.await;
@@ -177,26 +178,34 @@ async fn print_status(mut status: tokio::sync::watch::Receiver<runtime::MappingS
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled (the runtime polls it only once the mapping is
+/// enabled): a signal during start-up then stops the mapping cleanly instead of killing
+/// the process with the signal's default action. Call it inside the async runtime.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -259,6 +259,35 @@ async fn run_inner<I: Invoker>(
         return Ok(Stats::default());
     }
     transition(status, State::Enabling);
+    // Start-up waits on the network (secrets, brokers, the destination): a shutdown
+    // meanwhile stops it there.
+    let (mut supervisor, _server) = tokio::select! {
+        enabled = enable(mapping, invoker, filters, status, options) => enabled?,
+        _ = shutdown.as_mut() => {
+            tracing::info!("stopped while enabling");
+            transition(status, State::Disabling);
+            return Ok(Stats::default());
+        }
+    };
+    supervisor.scale_to(supervisor.scaler.consumers());
+    transition(status, State::Enabled);
+    tracing::info!(
+        group = %mapping.consumer_group_id,
+        topic = %mapping.topic,
+        "mapping enabled"
+    );
+    supervisor.run(shutdown.as_mut()).await
+}
+
+/// Connects what the mapping needs (its credentials, the cluster, the destination, the
+/// metrics endpoint) and builds its supervisor, with no consumer started yet.
+async fn enable<I: Invoker>(
+    mapping: &Mapping,
+    invoker: I,
+    filters: FilterSet,
+    status: &watch::Sender<MappingStatus>,
+    options: &RunOptions,
+) -> Result<(Supervisor<I>, Option<MetricsServer>), RuntimeError> {
     let bootstrap: Vec<String> = mapping
         .bootstrap_servers
         .iter()
@@ -302,7 +331,7 @@ async fn run_inner<I: Invoker>(
         .metrics
         .clone()
         .unwrap_or_else(|| Arc::new(Metrics::new(&mapping.uuid.to_string(), &mapping.topic)));
-    let _server = match mapping.esm.metrics_address {
+    let server = match mapping.esm.metrics_address {
         Some(addr) => match MetricsServer::start(addr, metrics.clone()).await {
             Ok(server) => {
                 tracing::info!(address = %server.addr(), "serving metrics at /metrics");
@@ -328,15 +357,7 @@ async fn run_inner<I: Invoker>(
         filters,
         member_ids: Mutex::new(BTreeMap::new()),
     });
-    let mut supervisor = Supervisor::new(shared, cluster);
-    supervisor.scale_to(supervisor.scaler.consumers());
-    transition(status, State::Enabled);
-    tracing::info!(
-        group = %mapping.consumer_group_id,
-        topic = %mapping.topic,
-        "mapping enabled"
-    );
-    supervisor.run(shutdown.as_mut()).await
+    Ok((Supervisor::new(shared, cluster), server))
 }
 
 /// What every consumer of the mapping shares.
