@@ -191,8 +191,10 @@ mod tests {
         let _ = std::process::Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status();
+        // Alive is any state but zombie or dead (a loaded machine shows it in D, in
+        // uninterruptible sleep, as often as in S or R).
         assert!(
-            matches!(stat_fields(&stat)[0].as_str(), "S" | "R"),
+            !matches!(stat_fields(&stat)[0].as_str(), "Z" | "X" | "x"),
             "the handler died with the thread that asked for it: {stat}"
         );
     }
