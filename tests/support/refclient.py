@@ -8,6 +8,7 @@ keys, values and header values in standard base64 (null stays null).
 
 Sub-commands:
   produce        records from stdin -> topic; prints one delivery report a record
+                 (with --partial, {"error": ...} for each one not delivered)
   consume        a group consumer; prints `--count` records, commits, exits
   create-topic   AdminClient CreateTopics
   list-offsets   earliest / latest / by timestamp for every partition of a topic
@@ -54,12 +55,16 @@ def fail(msg):
 
 
 def cmd_produce(args):
-    p = Producer(conf(args, {
+    extra = {
         "compression.type": args.compression,
         "linger.ms": args.linger_ms,
         "enable.idempotence": args.idempotent,
         "acks": "all",
-    }))
+    }
+    if args.partial:
+        # Every record gets its report (or its error) within the timeout.
+        extra["message.timeout.ms"] = int(args.timeout * 1000)
+    p = Producer(conf(args, extra))
     reports = {}
     errors = []
 
@@ -67,6 +72,7 @@ def cmd_produce(args):
     def on_delivery(index, err, msg):
         if err is not None:
             errors.append(str(err))
+            reports[index] = {"error": str(err)}
         else:
             ts_type, ts = msg.timestamp()
             reports[index] = {"partition": msg.partition(), "offset": msg.offset(),
@@ -94,6 +100,11 @@ def cmd_produce(args):
             except BufferError:
                 p.poll(0.1)
     remaining = p.flush(args.timeout)
+    if args.partial:
+        # Under faults: a report or an error for every record, and success.
+        for i in range(index):
+            print(json.dumps(reports.get(i, {"error": "not delivered in time"})))
+        return
     if remaining:
         fail(f"{remaining} records not delivered within {args.timeout}s")
     if errors:
@@ -260,6 +271,8 @@ def main():
     sp.add_argument("--compression", default="none")
     sp.add_argument("--linger-ms", type=int, default=5)
     sp.add_argument("--idempotent", action="store_true")
+    sp.add_argument("--partial", action="store_true",
+                    help="print an error line for each record not delivered, exit 0")
     sp.set_defaults(fn=cmd_produce)
 
     sp = common(sub.add_parser("consume"))

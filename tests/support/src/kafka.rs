@@ -7,6 +7,7 @@
 //! both can serve are written once over `&dyn Broker`.
 
 use crate::process::{Service, Spec};
+use crate::proxy::FaultProxy;
 use crate::refclient::RefClient;
 use anyhow::{Context, Result, bail};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -202,6 +203,18 @@ impl Nisshi {
             );
         }
         Ok(())
+    }
+
+    /// A broker behind a [`FaultProxy`]: it advertises the proxy's address, so every
+    /// client (bootstrap and the connections Metadata leads to) goes through the proxy,
+    /// which can then reset, stall or refuse them. [`Nisshi::restart`] keeps the port, so
+    /// the proxy keeps forwarding to the restarted broker.
+    pub fn start_behind_proxy(mut opts: NisshiOptions) -> Result<(Nisshi, FaultProxy)> {
+        let proxy = FaultProxy::listen().context("starting the fault proxy")?;
+        opts.advertised_port = Some(proxy.port());
+        let broker = Nisshi::start_with(opts)?;
+        proxy.set_target(broker.addr());
+        Ok((broker, proxy))
     }
 
     /// The port the broker listens on (not the advertised one, if they differ).

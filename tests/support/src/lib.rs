@@ -4,7 +4,8 @@
 //! with no manual steps: a Kafka-protocol broker ([`Nisshi`]), a second, independent
 //! broker ([`MockCluster`], librdkafka's mock cluster), TLS and mutual-TLS fronts
 //! ([`Stunnel`]) with certificates made by the `openssl` CLI ([`Pki`]), the AWS
-//! emulator ([`Moto`]) and a scriptable Lambda Invoke endpoint ([`InvokeServer`]).
+//! emulator ([`Moto`]), a scriptable Lambda Invoke endpoint ([`InvokeServer`]) and a TCP
+//! proxy that injects network faults between clients and a broker ([`FaultProxy`]).
 //! [`RefClient`] is someone else's Kafka client (librdkafka through `confluent_kafka`),
 //! used to write test data and to cross-check ours.
 //!
@@ -21,6 +22,7 @@ pub mod invoke;
 pub mod kafka;
 pub mod moto;
 pub mod process;
+pub mod proxy;
 pub mod refclient;
 pub mod stunnel;
 
@@ -28,6 +30,7 @@ pub use certs::Pki;
 pub use invoke::{FunctionErrorKind, InvokeRequest, InvokeServer, Reply};
 pub use kafka::{Broker, MockCluster, Nisshi, NisshiOptions, Scram, Storage, StunnelFront};
 pub use moto::Moto;
+pub use proxy::{FaultProxy, ProxyStats};
 pub use refclient::{Compression, Consumed, Delivered, Record, RefClient};
 pub use stunnel::Stunnel;
 

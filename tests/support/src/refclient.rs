@@ -235,6 +235,62 @@ impl RefClient {
         records: &[Record],
         compression: Compression,
     ) -> Result<Vec<Delivered>> {
+        let args = vec![
+            "--topic".into(),
+            topic.into(),
+            "--compression".into(),
+            compression.name().into(),
+        ];
+        let out = self.run("produce", &args, &Self::produce_input(records)?)?;
+        let delivered = out
+            .lines()
+            .map(|l| serde_json::from_str(l).with_context(|| format!("delivery report {l}")))
+            .collect::<Result<Vec<Delivered>>>()?;
+        if delivered.len() != records.len() {
+            bail!("{} of {} records delivered", delivered.len(), records.len());
+        }
+        Ok(delivered)
+    }
+
+    /// Produces `records` with an idempotent producer (acks=all) under faults: for each
+    /// record, where it landed or why it was not delivered (within the client's timeout).
+    /// A record not delivered may still be in the log (its acknowledgement was lost).
+    pub fn produce_idempotent_partial(
+        &self,
+        topic: &str,
+        records: &[Record],
+    ) -> Result<Vec<std::result::Result<Delivered, String>>> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Report {
+            Delivered(Delivered),
+            Failed { error: String },
+        }
+        let args = vec![
+            "--topic".into(),
+            topic.into(),
+            "--idempotent".into(),
+            "--partial".into(),
+        ];
+        let out = self.run("produce", &args, &Self::produce_input(records)?)?;
+        let reports = out
+            .lines()
+            .map(|l| {
+                let r: Report =
+                    serde_json::from_str(l).with_context(|| format!("delivery report {l}"))?;
+                Ok(match r {
+                    Report::Delivered(d) => Ok(d),
+                    Report::Failed { error } => Err(error),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if reports.len() != records.len() {
+            bail!("{} reports for {} records", reports.len(), records.len());
+        }
+        Ok(reports)
+    }
+
+    fn produce_input(records: &[Record]) -> Result<String> {
         let mut input = String::new();
         for r in records {
             let wire = WireRecord {
@@ -251,21 +307,7 @@ impl RefClient {
             input.push_str(&serde_json::to_string(&wire)?);
             input.push('\n');
         }
-        let args = vec![
-            "--topic".into(),
-            topic.into(),
-            "--compression".into(),
-            compression.name().into(),
-        ];
-        let out = self.run("produce", &args, &input)?;
-        let delivered = out
-            .lines()
-            .map(|l| serde_json::from_str(l).with_context(|| format!("delivery report {l}")))
-            .collect::<Result<Vec<Delivered>>>()?;
-        if delivered.len() != records.len() {
-            bail!("{} of {} records delivered", delivered.len(), records.len());
-        }
-        Ok(delivered)
+        Ok(input)
     }
 
     /// Consumes `count` records as a member of `group` (from the earliest offset when the
