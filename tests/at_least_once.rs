@@ -411,3 +411,60 @@ async fn a_commit_the_coordinator_could_not_take_is_sent_again_once_it_is_back()
     .await;
     consumer.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_started_while_its_broker_is_down_waits_for_it_and_loses_nothing() {
+    common::trace();
+    let mut broker = tokio::task::spawn_blocking(|| {
+        Nisshi::start_with(NisshiOptions {
+            storage: Storage::Sqlite,
+            ..NisshiOptions::default()
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let topic = unique_name("broker-down");
+    let group = unique_name("broker-down-group");
+    broker.create_topic(&topic, 1).unwrap();
+    produce(&broker, &topic, 0, &["a", "b"]);
+    tokio::task::block_in_place(|| broker.kill());
+    let json = common::mapping_with(&topic, &broker.bootstrap(), &group, 10, json!({}));
+    let journal = Journal::new();
+    let mut running = common::start_mapping(
+        from_cli_input_json(&json).unwrap(),
+        Function {
+            instance: "only",
+            journal: journal.clone(),
+            duration: Duration::ZERO,
+            hang: false,
+        },
+        RunOptions::default(),
+    );
+    // It keeps trying, and says why, instead of stopping.
+    let waiting = tokio::time::timeout(
+        Duration::from_secs(30),
+        running.status.wait_for(|s| {
+            s.last_processing_result
+                .starts_with("PROBLEM: connecting to the Kafka cluster")
+        }),
+    )
+    .await
+    .map(|r| r.is_ok())
+    .unwrap_or(false);
+    assert!(
+        waiting,
+        "the status while the broker is down: {:?}",
+        running.status.borrow()
+    );
+    assert!(!running.task.is_finished(), "the mapping stopped");
+    tokio::task::block_in_place(|| broker.restart()).unwrap();
+    journal
+        .until_handled(&[(0, 0), (0, 1)], Duration::from_secs(60))
+        .await;
+    running.finish().await;
+    assert_eq!(
+        common::committed(&broker, &topic, &group),
+        BTreeMap::from([(0, 2)])
+    );
+}

@@ -311,9 +311,7 @@ async fn enable<I: Invoker>(
     // The supervisor's own connections: the lag monitor and the destination's producer.
     // Each consumer connects on its own (a broker answers one connection's requests in
     // order, and a consumer's long-polling fetches would hold the others up).
-    let cluster = Arc::new(
-        Cluster::connect(cluster_config.clone(), std::slice::from_ref(&mapping.topic)).await?,
-    );
+    let cluster = Arc::new(connect_cluster(&cluster_config, &mapping.topic, status, None).await?);
     let destination = match &mapping.on_failure {
         Some(config) => Some(Arc::new(
             Destination::new(
@@ -729,6 +727,46 @@ pub fn invocation_limit(mapping: &Mapping) -> Duration {
 /// invocation of a revoked partition.
 const REBALANCE_MARGIN: Duration = Duration::from_secs(60);
 
+/// Connects to the cluster for `topic`. What may pass (brokers restarting, connections
+/// refused or reset, a coordinator moving) is retried with backoff, as AWS's mapping
+/// keeps trying, with the cause in `LastProcessingResult` meanwhile (and counted as a
+/// polling error when `metrics` is given); an error no retry can fix (authentication,
+/// authorization, TLS trust) is returned at once.
+async fn connect_cluster(
+    config: &ClusterConfig,
+    topic: &str,
+    status: &watch::Sender<MappingStatus>,
+    metrics: Option<&Metrics>,
+) -> Result<Cluster, ClusterError> {
+    let mut failures = 0u32;
+    loop {
+        match Cluster::connect(config.clone(), &[topic.to_string()]).await {
+            Ok(cluster) => return Ok(cluster),
+            Err(e) if e.is_retriable() => {
+                failures += 1;
+                let wait = connect_backoff(failures);
+                tracing::warn!("connecting to the Kafka cluster, again in {wait:?}: {e}");
+                if let Some(m) = metrics {
+                    m.polling_errors.add(1);
+                }
+                let text = format!("PROBLEM: connecting to the Kafka cluster: {e}");
+                status.send_if_modified(|s| {
+                    let changed = s.last_processing_result != text;
+                    s.last_processing_result = text;
+                    changed
+                });
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// 500 ms doubling to 30 s.
+fn connect_backoff(failures: u32) -> Duration {
+    Duration::from_millis(250u64 << failures.min(7)).min(Duration::from_secs(30))
+}
+
 /// Where a partition with no committed offset starts, for `mapping`.
 fn default_position(mapping: &Mapping) -> FetchPosition {
     match mapping.starting_position {
@@ -746,13 +784,17 @@ async fn run_member<I: Invoker>(
     mut stop: watch::Receiver<bool>,
 ) -> Result<Stats, RuntimeError> {
     let mapping = shared.mapping.clone();
-    let cluster = Arc::new(
-        Cluster::connect(
-            shared.cluster_config.clone(),
-            std::slice::from_ref(&mapping.topic),
-        )
-        .await?,
+    let connecting = connect_cluster(
+        &shared.cluster_config,
+        &mapping.topic,
+        &shared.status,
+        Some(&shared.metrics),
     );
+    let cluster = tokio::select! {
+        cluster = connecting => Arc::new(cluster?),
+        // Stopped (scaled down, or the mapping stops) before it could connect.
+        _ = stop.wait_for(|s| *s) => return Ok(Stats::default()),
+    };
     let mut config = ConsumerConfig {
         default_position: default_position(&mapping),
         fetch: FetchConfig {
