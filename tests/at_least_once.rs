@@ -468,3 +468,62 @@ async fn a_mapping_started_while_its_broker_is_down_waits_for_it_and_loses_nothi
         BTreeMap::from([(0, 2)])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cut_off_from_its_coordinator_gives_its_partitions_up_within_the_session() {
+    common::trace();
+    let (broker, proxy) = tokio::task::spawn_blocking(|| {
+        Nisshi::start_behind_proxy(NisshiOptions::default()).unwrap()
+    })
+    .await
+    .unwrap();
+    let topic = unique_name("cut-off");
+    let group = unique_name("cut-off-group");
+    broker.create_topic(&topic, 1).unwrap();
+    let session = Duration::from_secs(6);
+    let mut consumer = Consumer::start(
+        common::cluster(&broker, &topic).await,
+        ConsumerConfig {
+            session_timeout: session,
+            heartbeat_interval: Duration::from_secs(2),
+            default_position: FetchPosition::Earliest,
+            fetch: FetchConfig {
+                max_wait: Duration::from_millis(200),
+                ..FetchConfig::default()
+            },
+            ..ConsumerConfig::new(group.clone(), vec![topic.clone()])
+        },
+    );
+    match tokio::time::timeout(Duration::from_secs(30), consumer.poll())
+        .await
+        .expect("assigned within 30 s")
+        .unwrap()
+    {
+        ConsumerEvent::Assigned(parts) => assert_eq!(parts, [(topic.clone(), 0)]),
+        other => panic!("{other:?}"),
+    }
+    // The network to the broker stops answering for longer than the session: the
+    // coordinator evicts the member once its session runs out, counted from the last
+    // heartbeat it got; the member must have let the partition go by then.
+    let cut = Instant::now();
+    proxy.stall(Duration::from_secs(12));
+    let lost = loop {
+        match tokio::time::timeout(Duration::from_secs(20), consumer.poll())
+            .await
+            .expect("an event within 20 s")
+            .unwrap()
+        {
+            ConsumerEvent::Lost(parts) => break (cut.elapsed(), parts),
+            ConsumerEvent::Records(r) if r.iter().all(|p| p.records.is_empty()) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(lost.1, [(topic.clone(), 0)]);
+    assert!(
+        lost.0 < session,
+        "the partition was given up {:?} after the cut, not within the session ({session:?})",
+        lost.0
+    );
+    proxy.resume();
+    drop(consumer);
+}

@@ -23,7 +23,11 @@
 //! caller's in-flight work (which may take as long as a function's timeout: the
 //! rebalance timeout must cover it). A member the coordinator evicted or fenced has
 //! *lost* its partitions ([`ConsumerEvent::Lost`]): another member may own them
-//! already, so their work must be abandoned, not committed.
+//! already, so their work must be abandoned, not committed. A member whose heartbeats
+//! went unanswered for (nearly) the session timeout gives its partitions up the same way
+//! on its own, before the coordinator can evict it: the coordinator's clock for this
+//! member started no earlier than the last answered heartbeat was sent, so the caller
+//! stops its work on them before anyone else can be handed them.
 
 use crate::kafka::cluster::{Cluster, KafkaCode};
 use crate::kafka::coordinator::{GroupConfig, GroupError, GroupMember, MemberSubscription};
@@ -416,6 +420,7 @@ enum Waited {
 /// partitions may have new owners), as opposed to a rebalance it takes part in.
 const UNKNOWN_MEMBER_ID: i16 = 25;
 const ILLEGAL_GENERATION: i16 = 22;
+const REBALANCE_IN_PROGRESS: i16 = 27;
 
 /// Whether `e` says the member was evicted or its generation is gone.
 fn evicted(e: &GroupError) -> bool {
@@ -500,6 +505,10 @@ struct GroupTask {
     /// still taken.
     revoking: BTreeSet<TopicPartition>,
     pending: PendingCommits,
+    /// Until when the coordinator surely still counts this member alive: the sending
+    /// time of the last heartbeat it answered (or of the join), plus the session
+    /// timeout, less a margin.
+    alive_until: tokio::time::Instant,
     member_id: watch::Sender<String>,
 }
 
@@ -532,6 +541,7 @@ impl GroupTask {
             owned_generation: -1,
             revoking: BTreeSet::new(),
             pending: PendingCommits::default(),
+            alive_until: tokio::time::Instant::now(),
             member_id,
         }
     }
@@ -567,7 +577,9 @@ impl GroupTask {
         let mut assign = |protocol: &str, members: &[MemberSubscription]| {
             leader_assign(&cluster, protocol, members)
         };
+        let joining = tokio::time::Instant::now();
         let generation = self.member.join(&mut assign).await?;
+        self.alive(joining);
         self.member_id.send_replace(generation.member_id.clone());
         let cooperative = Assignor::from_name(&generation.protocol)
             .is_some_and(|a| a.rebalance_protocol() == RebalanceProtocol::Cooperative);
@@ -607,10 +619,10 @@ impl GroupTask {
         beat.tick().await;
         loop {
             tokio::select! {
-                _ = beat.tick() => match self.member.heartbeat().await {
+                _ = beat.tick() => match self.heartbeat().await {
                     Ok(()) => {}
-                    Err(e) if evicted(&e) => {
-                        tracing::warn!(group = %self.config.group_id, "evicted: {e}");
+                    Err(e) if evicted(&e) || Self::expired(&e) => {
+                        tracing::warn!(group = %self.config.group_id, "giving up its partitions: {e}");
                         if self.lose_all().await {
                             return Ok(Next::Stop);
                         }
@@ -633,6 +645,16 @@ impl GroupTask {
                     }
                     Err(e) => return Err(e),
                 },
+                _ = tokio::time::sleep_until(self.alive_until), if !self.owned.is_empty() => {
+                    tracing::warn!(
+                        group = %self.config.group_id,
+                        "no heartbeat answered within the session timeout: giving up its partitions"
+                    );
+                    if self.lose_all().await {
+                        return Ok(Next::Stop);
+                    }
+                    return Ok(Next::Rejoin);
+                }
                 _ = self.pending.due() => self.flush().await,
                 command = self.commands.recv() => {
                     if self.serve(command).await {
@@ -640,6 +662,57 @@ impl GroupTask {
                     }
                 }
             }
+        }
+    }
+
+    /// The coordinator answered something sent at `sent`: it counts this member alive
+    /// for a session timeout from when it got it, which is no earlier.
+    fn alive(&mut self, sent: tokio::time::Instant) {
+        let session = self.config.session_timeout;
+        let margin = (session / 10).clamp(Duration::from_millis(200), Duration::from_secs(2));
+        self.alive_until = sent + session.saturating_sub(margin);
+    }
+
+    fn expired(e: &GroupError) -> bool {
+        matches!(e, GroupError::SessionExpired { .. })
+    }
+
+    /// One heartbeat, given up (as [`GroupError::SessionExpired`]) when the session
+    /// runs out before it is answered. An answer, even REBALANCE_IN_PROGRESS, renews the
+    /// session.
+    async fn heartbeat(&mut self) -> Result<(), GroupError> {
+        let sent = tokio::time::Instant::now();
+        let result = self.within_session(|m| Box::pin(m.heartbeat())).await;
+        let answered = match &result {
+            Ok(()) => true,
+            Err(GroupError::Rejoin { code, .. }) => code.0 == REBALANCE_IN_PROGRESS,
+            Err(_) => false,
+        };
+        if answered {
+            self.alive(sent);
+        }
+        result
+    }
+
+    /// Runs a request of the member, cut short when the session runs out while this
+    /// member holds partitions (then it may be evicted already: waiting longer would
+    /// delay giving them up).
+    async fn within_session<T>(
+        &mut self,
+        request: impl for<'m> FnOnce(
+            &'m mut GroupMember,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, GroupError>> + Send + 'm>,
+        >,
+    ) -> Result<T, GroupError> {
+        if self.owned.is_empty() && self.revoking.is_empty() {
+            return request(&mut self.member).await;
+        }
+        let deadline = self.alive_until;
+        let group = self.config.group_id.clone();
+        match tokio::time::timeout_at(deadline, request(&mut self.member)).await {
+            Ok(result) => result,
+            Err(_) => Err(GroupError::SessionExpired { group }),
         }
     }
 
@@ -732,9 +805,9 @@ impl GroupTask {
                 done = &mut acked => break if done.is_err() { Waited::Stop } else { Waited::Acked },
                 // REBALANCE_IN_PROGRESS is the expected answer: it keeps the session
                 // alive while the coordinator waits for this member to rejoin.
-                _ = beat.tick() => match self.member.heartbeat().await {
-                    Err(e) if evicted(&e) => {
-                        tracing::warn!(group = %self.config.group_id, "evicted while revoking: {e}");
+                _ = beat.tick() => match self.heartbeat().await {
+                    Err(e) if evicted(&e) || Self::expired(&e) => {
+                        tracing::warn!(group = %self.config.group_id, "lost while revoking: {e}");
                         self.revoking.clear();
                         self.pending.keep_only(|_| false);
                         let _ = self.events.send(GroupEvent::Lost(partitions.clone())).await;
@@ -745,6 +818,16 @@ impl GroupTask {
                     }
                     _ => {}
                 },
+                _ = tokio::time::sleep_until(self.alive_until) => {
+                    tracing::warn!(
+                        group = %self.config.group_id,
+                        "no heartbeat answered within the session timeout while revoking"
+                    );
+                    self.revoking.clear();
+                    self.pending.keep_only(|_| false);
+                    let _ = self.events.send(GroupEvent::Lost(partitions.clone())).await;
+                    break Waited::Lost;
+                }
                 _ = self.pending.due() => self.flush().await,
                 command = self.commands.recv() => {
                     if self.serve(command).await {
@@ -786,7 +869,11 @@ impl GroupTask {
             return Ok(());
         }
         let sent = self.pending.offsets.clone();
-        match self.member.commit(&sent).await {
+        let committing = sent.clone();
+        let result = self
+            .within_session(move |m| Box::pin(async move { m.commit(&committing).await }))
+            .await;
+        match result {
             Ok(()) => {
                 if self.pending.failures > 0 {
                     tracing::info!(group = %self.config.group_id, ?sent, "committed after retrying");

@@ -98,6 +98,10 @@ pub enum GroupError {
     NotDescribed { group: String },
     #[error("group {group}: the leader's assignor failed: {reason}")]
     Assignor { group: String, reason: String },
+    /// No heartbeat was answered within the session timeout: the coordinator may have
+    /// evicted this member already (a request cut short at that moment gets this).
+    #[error("group {group}: no heartbeat answered within the session timeout")]
+    SessionExpired { group: String },
     /// Resolving where newly assigned partitions start (ListOffsets) failed.
     #[error("group {group}: resolving where the assigned partitions start: {source}")]
     StartPosition {
@@ -127,6 +131,7 @@ impl GroupError {
             GroupError::Kafka { code, .. } => code.is_retriable(),
             GroupError::Cluster(e) => e.is_retriable(),
             GroupError::StartPosition { source, .. } => source.is_retriable(),
+            GroupError::SessionExpired { .. } => true,
             _ => false,
         }
     }
