@@ -139,6 +139,9 @@ pub struct RunOptions {
     /// Where the mapping counts what it does; a fresh set when `None`. Served at
     /// `KafkaEsm.MetricsAddress` either way when that is set.
     pub metrics: Option<Arc<Metrics>>,
+    /// Where the mapping's [`MappingStatus`] is published as it changes; nowhere when
+    /// `None`.
+    pub status: Option<watch::Sender<MappingStatus>>,
 }
 
 /// The engine's rules for `mapping`.
@@ -168,34 +171,18 @@ fn now() -> Millis {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Runs `mapping` until `shutdown` resolves, invoking `invoker`.
+/// Runs `mapping` until `shutdown` resolves, invoking `invoker`, publishing its
+/// [`MappingStatus`] on [`RunOptions::status`] as it changes.
 pub async fn run<I: Invoker>(
     mapping: &Mapping,
     invoker: I,
     shutdown: impl Future<Output = ()>,
-) -> Result<Stats, RuntimeError> {
-    let (status, _) = watch::channel(MappingStatus::default());
-    run_with_status(mapping, invoker, shutdown, status).await
-}
-
-/// [`run`], publishing the mapping's [`MappingStatus`] on `status` as it changes.
-pub async fn run_with_status<I: Invoker>(
-    mapping: &Mapping,
-    invoker: I,
-    shutdown: impl Future<Output = ()>,
-    status: watch::Sender<MappingStatus>,
-) -> Result<Stats, RuntimeError> {
-    run_with_options(mapping, invoker, shutdown, status, RunOptions::default()).await
-}
-
-/// [`run_with_status`] with [`RunOptions`].
-pub async fn run_with_options<I: Invoker>(
-    mapping: &Mapping,
-    invoker: I,
-    shutdown: impl Future<Output = ()>,
-    status: watch::Sender<MappingStatus>,
     options: RunOptions,
 ) -> Result<Stats, RuntimeError> {
+    let status = options
+        .status
+        .clone()
+        .unwrap_or_else(|| watch::channel(MappingStatus::default()).0);
     let span = tracing::info_span!("mapping", uuid = %mapping.uuid);
     let result = run_inner(mapping, invoker, shutdown, &status, &options)
         .instrument(span)
