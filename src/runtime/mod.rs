@@ -15,6 +15,8 @@ mod records;
 mod source;
 pub mod status;
 mod supervisor;
+#[cfg(test)]
+mod tests;
 
 pub use status::{MappingStatus, State};
 
