@@ -7,14 +7,39 @@ use crate::kafka::cluster::Cluster;
 use crate::kafka::consumer::ConsumerError;
 use crate::kafka::coordinator::{GroupConfig, GroupMember};
 use crate::kafka::fetcher::{FetchPosition, Isolation, list_offsets};
+use crate::kafka::messages::describe_groups::DescribedGroup;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What the supervisor measures the mapping's consumer group with.
+pub(super) trait Lag: Send + 'static {
+    /// The partition count and each partition's lag.
+    fn measure(
+        &mut self,
+    ) -> impl Future<Output = Result<(u32, BTreeMap<i32, u64>), RuntimeError>> + Send;
+    /// The group as its coordinator describes it (its members).
+    fn describe(&mut self) -> impl Future<Output = Result<DescribedGroup, RuntimeError>> + Send;
+}
+
+impl Lag for LagMonitor {
+    fn measure(
+        &mut self,
+    ) -> impl Future<Output = Result<(u32, BTreeMap<i32, u64>), RuntimeError>> + Send {
+        LagMonitor::measure(self)
+    }
+
+    async fn describe(&mut self) -> Result<DescribedGroup, RuntimeError> {
+        Ok(self.group.describe().await.map_err(ConsumerError::from)?)
+    }
+}
+
+/// Measures the group's offset lag: per partition, the end of the log minus the
 /// committed offset (or, with none committed, minus where the mapping starts).
 pub(super) struct LagMonitor {
     cluster: Arc<Cluster>,
-    pub(super) group: GroupMember,
+    group: GroupMember,
     topic: String,
     start: FetchPosition,
     isolation: Isolation,
@@ -43,7 +68,7 @@ impl LagMonitor {
     }
 
     /// The partition count and each partition's lag.
-    pub(super) async fn measure(&mut self) -> Result<(u32, BTreeMap<i32, u64>), RuntimeError> {
+    async fn measure(&mut self) -> Result<(u32, BTreeMap<i32, u64>), RuntimeError> {
         let topics = std::slice::from_ref(&self.topic);
         self.cluster.refresh(topics).await?;
         let count = self

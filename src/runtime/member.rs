@@ -23,14 +23,31 @@ use crate::kafka::fetcher::FetchConfig;
 use crate::lambda::EventEncoder;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
+/// A consumer's task: what [`start`] returns.
+pub(super) type MemberTask = Pin<Box<dyn Future<Output = Result<Stats, RuntimeError>> + Send>>;
+
+/// How the supervisor starts consumer `index`, with its stop signal.
+pub(super) type StartMember<I> =
+    Arc<dyn Fn(Arc<Shared<I>>, u32, watch::Receiver<bool>) -> MemberTask + Send + Sync>;
+
+/// Starts consumer `index` ([`run_member`]).
+pub(super) fn start<I: Invoker>(
+    shared: Arc<Shared<I>>,
+    index: u32,
+    stop: watch::Receiver<bool>,
+) -> MemberTask {
+    Box::pin(run_member(shared, index, stop))
+}
+
 /// One consumer: its own connections, group membership, engine and invocations, until
 /// `stop` says true (then it finishes or abandons its work, commits, leaves the group).
-pub(super) async fn run_member<I: Invoker>(
+async fn run_member<I: Invoker>(
     shared: Arc<Shared<I>>,
     index: u32,
     stop: watch::Receiver<bool>,

@@ -33,6 +33,7 @@ use crate::kafka::consumer::ConsumerError;
 use crate::kafka::fetcher::FetchPosition;
 use crate::lambda::MAX_PAYLOAD_BYTES;
 use crate::metrics::{Metrics, MetricsServer};
+use lag::{Lag, LagMonitor};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -175,6 +176,16 @@ pub async fn run<I: Invoker>(
     let result = run_inner(mapping, invoker, shutdown, &status, &options)
         .instrument(span)
         .await;
+    stopped(mapping, &status, result)
+}
+
+/// The mapping stopped with `result`: `Disabled`, with the reason and, after an error, the
+/// `LastProcessingResult` it leaves.
+fn stopped(
+    mapping: &Mapping,
+    status: &watch::Sender<MappingStatus>,
+    result: Result<Stats, RuntimeError>,
+) -> Result<Stats, RuntimeError> {
     let reason = match &result {
         Ok(_) => "USER_INITIATED".to_string(),
         Err(e) => e.reason().to_string(),
@@ -226,18 +237,30 @@ async fn run_inner<I: Invoker>(
     // The configuration checked the patterns already; a hand-built Mapping may not have.
     // Compiled once here, and shared by every consumer.
     let filters = FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?;
-    let mut shutdown = std::pin::pin!(shutdown);
+    let shutdown = std::pin::pin!(shutdown);
     if !mapping.enabled {
         tracing::info!("the mapping is disabled: polling nothing");
         transition(status, State::Disabled);
         shutdown.await;
         return Ok(Stats::default());
     }
+    let enabling = enable(mapping, invoker, filters, status, options);
+    operate(mapping, shutdown, status, enabling).await
+}
+
+/// Runs the mapping once `enabling` has built its supervisor: `Enabling`, then `Enabled`
+/// with its first consumers started, then `Disabling` at `shutdown`.
+async fn operate<I: Invoker, L: Lag>(
+    mapping: &Mapping,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    status: &watch::Sender<MappingStatus>,
+    enabling: impl Future<Output = Result<(Supervisor<I, L>, Option<MetricsServer>), RuntimeError>>,
+) -> Result<Stats, RuntimeError> {
     transition(status, State::Enabling);
     // Start-up waits on the network (secrets, brokers, the destination): a shutdown
     // meanwhile stops it there.
     let (mut supervisor, _server) = tokio::select! {
-        enabled = enable(mapping, invoker, filters, status, options) => enabled?,
+        enabled = enabling => enabled?,
         _ = shutdown.as_mut() => {
             tracing::info!("stopped while enabling");
             transition(status, State::Disabling);
@@ -332,7 +355,11 @@ async fn enable<I: Invoker>(
         filters,
         member_ids: Mutex::new(BTreeMap::new()),
     });
-    Ok((Supervisor::new(shared, cluster), server))
+    let lag = LagMonitor::new(cluster, mapping);
+    Ok((
+        Supervisor::new(shared, lag, Arc::new(member::start), now),
+        server,
+    ))
 }
 
 /// What every consumer of the mapping shares.

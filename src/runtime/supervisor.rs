@@ -5,11 +5,11 @@
 //! revocation and leaves the group, whose next rebalance hands its partitions to the
 //! others. The first consumer to stop on an error stops the mapping.
 
-use super::lag::LagMonitor;
-use super::member::run_member;
-use super::{RuntimeError, Shared, State, Stats, now, transition};
+use super::lag::{Lag, LagMonitor};
+use super::member::StartMember;
+use super::{RuntimeError, Shared, State, Stats, transition};
+use crate::engine::Millis;
 use crate::invoke::Invoker;
-use crate::kafka::cluster::Cluster;
 use crate::kafka::messages::describe_groups::DescribedGroup;
 use crate::metrics::Metrics;
 use crate::scaling::{Decision, Observation, Scaler, ScalingConfig};
@@ -22,10 +22,14 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 /// Runs the mapping's consumers and changes their number as the [`Scaler`] decides.
-pub(super) struct Supervisor<I: Invoker> {
+pub(super) struct Supervisor<I: Invoker, L: Lag = LagMonitor> {
     shared: Arc<Shared<I>>,
     scaler: Scaler,
-    lag: LagMonitor,
+    lag: L,
+    /// Starts consumer `index` ([`super::member::start`] but in tests).
+    start_member: StartMember<I>,
+    /// Wall-clock milliseconds ([`super::now`]) but in tests.
+    clock: fn() -> Millis,
     /// Consumers running: index → its stop signal. Stopped ones finish their work
     /// (and leave the group) in `members` before they are gone.
     running: BTreeMap<u32, watch::Sender<bool>>,
@@ -59,8 +63,13 @@ impl FunctionCounters {
     }
 }
 
-impl<I: Invoker> Supervisor<I> {
-    pub(super) fn new(shared: Arc<Shared<I>>, cluster: Arc<Cluster>) -> Supervisor<I> {
+impl<I: Invoker, L: Lag> Supervisor<I, L> {
+    pub(super) fn new(
+        shared: Arc<Shared<I>>,
+        lag: L,
+        start_member: StartMember<I>,
+        clock: fn() -> Millis,
+    ) -> Self {
         let mapping = &shared.mapping;
         let mut config = ScalingConfig::new(u64::from(mapping.batch_size));
         if let Some(p) = &mapping.provisioned_pollers {
@@ -72,12 +81,13 @@ impl<I: Invoker> Supervisor<I> {
         }
         // Drained within six evaluations (a minute by default) is keeping up.
         config.drain_target = config.interval * 6;
-        let lag = LagMonitor::new(cluster, mapping);
         let seen = FunctionCounters::of(&shared.metrics);
         Supervisor {
             shared,
             scaler: Scaler::new(config),
             lag,
+            start_member,
+            clock,
             running: BTreeMap::new(),
             members: JoinSet::new(),
             next_index: 0,
@@ -176,11 +186,10 @@ impl<I: Invoker> Supervisor<I> {
             self.next_index += 1;
             let (stop, stopped) = watch::channel(false);
             self.running.insert(index, stop);
-            let shared = self.shared.clone();
+            let member = (self.start_member)(self.shared.clone(), index, stopped);
             let span = tracing::info_span!("consumer", consumer = index);
-            self.members.spawn(
-                async move { (index, run_member(shared, index, stopped).await) }.instrument(span),
-            );
+            self.members
+                .spawn(async move { (index, member.await) }.instrument(span));
         }
         while (self.running.len() as u32) > n {
             if let Some((index, stop)) = self.running.pop_last() {
@@ -225,7 +234,7 @@ impl<I: Invoker> Supervisor<I> {
         };
         let total: u64 = lag.values().sum();
         self.shared.metrics.set_lag(lag);
-        match self.lag.group.describe().await {
+        match self.lag.describe().await {
             Ok(group) => self.others = self.others_in(&group),
             Err(e) => {
                 // Scaling goes on with the last count; the next evaluation asks again.
@@ -237,7 +246,7 @@ impl<I: Invoker> Supervisor<I> {
         let was = std::mem::replace(&mut self.seen, now_counters);
         let durations = now_counters.durations.saturating_sub(was.durations);
         let observation = Observation {
-            at: now(),
+            at: (self.clock)(),
             partitions,
             lag: total,
             others: self.others,

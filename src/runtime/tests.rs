@@ -1,10 +1,13 @@
 //! Unit tests of the runtime: one consumer's loop ([`Runner`]) and the actions it carries
-//! out, driven through in-memory fakes of our own seams ([`Source`] and [`Invoker`]) with
-//! paused time and no sockets.
+//! out, driven through in-memory fakes of our own seams ([`Source`] and [`Invoker`]), and
+//! the supervisor and the mapping's states, through fakes of [`Lag`] and of the consumers
+//! ([`StartMember`]); with paused time and no sockets.
 
-use super::member::Runner;
+use super::lag::Lag;
+use super::member::{Runner, StartMember};
 use super::source::Source;
-use super::{MappingStatus, RuntimeError, Shared, Stats};
+use super::supervisor::Supervisor;
+use super::{MappingStatus, RuntimeError, Shared, State, Stats, operate, stopped};
 use crate::config::{Mapping, from_cli_input_json};
 use crate::engine::{Millis, TopicPartition};
 use crate::filter::FilterSet;
@@ -13,6 +16,7 @@ use crate::kafka::cluster::ClusterConfig;
 use crate::kafka::conn::ConnectionConfig;
 use crate::kafka::consumer::{ConsumerError, ConsumerEvent};
 use crate::kafka::fetcher::{PartitionRecords, PositionReset};
+use crate::kafka::messages::describe_groups::DescribedGroup;
 use crate::kafka::wire::records::{Headers, Record, TimestampType};
 use crate::metrics::Metrics;
 use bytes::Bytes;
@@ -191,6 +195,27 @@ fn mapping(extra: Value) -> Mapping {
     from_cli_input_json(&m.to_string()).expect("a valid mapping")
 }
 
+/// What the consumers of `mapping(extra)` share, with the fake invoker's calls.
+fn shared(extra: Value) -> (Arc<Shared<FakeInvoker>>, mpsc::UnboundedReceiver<Invoked>) {
+    let mapping = mapping(extra);
+    let (invoked_tx, invoked) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        filters: FilterSet::compile(&mapping.filters).expect("valid filters"),
+        metrics: Arc::new(Metrics::new(&mapping.uuid.to_string(), TOPIC)),
+        mapping: Arc::new(mapping),
+        cluster_config: ClusterConfig {
+            bootstrap: vec!["localhost:9092".into()],
+            connection: ConnectionConfig::default(),
+        },
+        bootstrap: "localhost:9092".into(),
+        invoker: Arc::new(FakeInvoker { calls: invoked_tx }),
+        destination: None,
+        status: watch::channel(MappingStatus::default()).0,
+        member_ids: Mutex::new(BTreeMap::new()),
+    });
+    (shared, invoked)
+}
+
 /// One consumer running on a task of its own, over the fakes.
 struct Member {
     events: mpsc::UnboundedSender<ConsumerEvent>,
@@ -204,26 +229,11 @@ struct Member {
 
 impl Member {
     fn start(extra: Value) -> Member {
-        let mapping = mapping(extra);
+        let (shared, invoked) = shared(extra);
+        let status = shared.status.subscribe();
         let (events_tx, events) = mpsc::unbounded_channel();
         let (calls_tx, calls) = watch::channel(Vec::new());
-        let (invoked_tx, invoked) = mpsc::unbounded_channel();
-        let (status_tx, status) = watch::channel(MappingStatus::default());
         let (stop, stopped) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            filters: FilterSet::compile(&mapping.filters).expect("valid filters"),
-            metrics: Arc::new(Metrics::new(&mapping.uuid.to_string(), TOPIC)),
-            mapping: Arc::new(mapping),
-            cluster_config: ClusterConfig {
-                bootstrap: vec!["localhost:9092".into()],
-                connection: ConnectionConfig::default(),
-            },
-            bootstrap: "localhost:9092".into(),
-            invoker: Arc::new(FakeInvoker { calls: invoked_tx }),
-            destination: None,
-            status: status_tx,
-            member_ids: Mutex::new(BTreeMap::new()),
-        });
         let source = FakeSource {
             events,
             calls: calls_tx,
@@ -538,15 +548,24 @@ async fn shutdown_finishes_the_invocation_in_flight_commits_then_closes() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn shutdown_with_nothing_in_flight_closes_at_once() {
-    let m = Member::start(json!({}));
+async fn shutdown_with_nothing_in_flight_releases_every_partition_and_closes() {
+    let mut m = Member::start(json!({}));
     m.assign(&[0, 1]);
+    m.records(0, 0..1);
+    m.invoked().await.ok();
+    m.wait_for(&commit(&[(0, 1)])).await;
     let shared = m.shared.clone();
     let (result, calls) = m.stop().await;
-    assert_eq!(result.unwrap(), Stats::default());
+    assert_eq!(result.unwrap().commits, 1);
     assert_eq!(
         calls,
-        vec![Call::Release(tp(0)), Call::Release(tp(1)), Call::Close]
+        vec![
+            commit(&[(0, 1)]),
+            Call::Release(tp(0)),
+            Call::Release(tp(1)),
+            Call::Close
+        ],
+        "nothing more to commit"
     );
     assert!(
         shared.member_ids.lock().unwrap().is_empty(),
@@ -675,4 +694,228 @@ async fn reported_item_failures_commit_below_the_first_failed_record() {
     retry.ok();
     m.wait_for(&commit(&[(0, 4)])).await;
     m.stop().await.0.unwrap();
+}
+
+// The supervisor and the mapping's states, with a fake lag and fake consumers.
+
+/// A [`Lag`] that reports a scripted lag on a topic of four partitions (the last one
+/// again once the script is done) and a group with no member of other processes.
+struct FakeLag {
+    script: std::collections::VecDeque<u64>,
+    last: u64,
+}
+
+impl Lag for FakeLag {
+    async fn measure(&mut self) -> Result<(u32, BTreeMap<i32, u64>), RuntimeError> {
+        if let Some(lag) = self.script.pop_front() {
+            self.last = lag;
+        }
+        Ok((4, BTreeMap::from([(0, self.last)])))
+    }
+
+    async fn describe(&mut self) -> Result<DescribedGroup, RuntimeError> {
+        Ok(DescribedGroup {
+            error_code: 0,
+            error_message: None,
+            group_id: "group".into(),
+            group_state: "Stable".into(),
+            protocol_type: "consumer".into(),
+            protocol_data: "range".into(),
+            members: Vec::new(),
+            authorized_operations: i32::MIN,
+        })
+    }
+}
+
+/// What a fake consumer did.
+#[derive(Debug, PartialEq, Eq)]
+enum Crew {
+    Started(u32),
+    Stopped(u32),
+}
+
+/// Fake consumers: each reports its start, runs until told to stop (then takes a second
+/// of paused time to finish its work), counts one invocation; `failing` ones stop the
+/// mapping at once with FUNCTION_CONFIG_NOT_VALID.
+fn fake_members(failing: bool) -> (StartMember<FakeInvoker>, mpsc::UnboundedReceiver<Crew>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let start: StartMember<FakeInvoker> = Arc::new(move |_shared, index, mut stop| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            let _ = tx.send(Crew::Started(index));
+            if failing {
+                return Err(RuntimeError::Invoke(InvokeError::Function {
+                    message: "Function not found: my-fn".into(),
+                }));
+            }
+            let _ = stop.wait_for(|s| *s).await;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let _ = tx.send(Crew::Stopped(index));
+            Ok(Stats {
+                invocations: 1,
+                ..Stats::default()
+            })
+        })
+    });
+    (start, rx)
+}
+
+/// A mapping run by [`operate`] on a task of its own: `enable` lets its (fake) enabling
+/// finish, `stop` shuts it down.
+struct Operated {
+    enable: Option<oneshot::Sender<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    status: watch::Receiver<MappingStatus>,
+    crew: mpsc::UnboundedReceiver<Crew>,
+    task: tokio::task::JoinHandle<Result<Stats, RuntimeError>>,
+}
+
+impl Operated {
+    fn start(extra: Value, lag: &[u64], failing: bool) -> Operated {
+        let (shared, _) = shared(extra);
+        let (start_member, crew) = fake_members(failing);
+        let lag = FakeLag {
+            script: lag.iter().copied().collect(),
+            last: 0,
+        };
+        let supervisor = Supervisor::new(shared.clone(), lag, start_member, clock);
+        let (enable, enabled) = oneshot::channel::<()>();
+        let (stop, stopped_rx) = oneshot::channel::<()>();
+        let status = shared.status.subscribe();
+        let task = tokio::spawn(async move {
+            let enabling = async move {
+                let _ = enabled.await;
+                Ok((supervisor, None))
+            };
+            let shutdown = std::pin::pin!(async move {
+                let _ = stopped_rx.await;
+            });
+            let result = operate(&shared.mapping, shutdown, &shared.status, enabling).await;
+            stopped(&shared.mapping, &shared.status, result)
+        });
+        Operated {
+            enable: Some(enable),
+            stop: Some(stop),
+            status,
+            crew,
+            task,
+        }
+    }
+
+    async fn until(&mut self, f: impl Fn(&MappingStatus) -> bool) -> MappingStatus {
+        status_until(&mut self.status, f).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_mapping_goes_enabling_enabled_disabling_disabled() {
+    let mut o = Operated::start(json!({}), &[], false);
+    let s = o.until(|s| s.state == State::Enabling).await;
+    assert_eq!(s.consumers, 0, "no consumer before it is enabled");
+    o.enable.take().unwrap().send(()).unwrap();
+    let s = o.until(|s| s.state == State::Enabled).await;
+    assert_eq!(s.consumers, 1);
+    assert_eq!(o.crew.recv().await, Some(Crew::Started(0)));
+    o.stop.take().unwrap().send(()).unwrap();
+    let s = o.until(|s| s.state == State::Disabling).await;
+    assert_eq!(s.state_transition_reason, "USER_INITIATED");
+    assert!(
+        !o.task.is_finished(),
+        "the consumer finishes its work first"
+    );
+    assert_eq!(o.crew.recv().await, Some(Crew::Stopped(0)));
+    let stats = o.task.await.unwrap().unwrap();
+    assert_eq!(stats.invocations, 1, "the consumer's counts are kept");
+    let s = o.status.borrow().clone();
+    assert_eq!(s.state, State::Disabled);
+    assert_eq!(s.state_transition_reason, "USER_INITIATED");
+    assert_eq!(s.consumers, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_while_enabling_stops_with_no_consumer() {
+    let mut o = Operated::start(json!({}), &[], false);
+    o.until(|s| s.state == State::Enabling).await;
+    o.stop.take().unwrap().send(()).unwrap();
+    assert_eq!(o.task.await.unwrap().unwrap(), Stats::default());
+    assert!(o.crew.try_recv().is_err(), "no consumer started");
+    let s = o.status.borrow().clone();
+    assert_eq!(s.state, State::Disabled);
+    assert_eq!(s.state_transition_reason, "USER_INITIATED");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_consumer_stopping_on_an_error_disables_the_mapping_with_its_reason() {
+    let mut o = Operated::start(json!({}), &[], true);
+    o.enable.take().unwrap().send(()).unwrap();
+    let e = o.task.await.unwrap().expect_err("the mapping stops");
+    assert_eq!(e.reason(), "FUNCTION_CONFIG_NOT_VALID");
+    let s = o.status.borrow().clone();
+    assert_eq!(s.state, State::Disabled);
+    assert_eq!(s.state_transition_reason, "FUNCTION_CONFIG_NOT_VALID");
+    assert!(s.last_processing_result.starts_with("PROBLEM: "), "{s}");
+    assert_eq!(s.consumers, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_supervisor_scales_up_while_the_lag_grows_and_down_once_it_is_drained() {
+    // Lag threshold 10 (the batch size); evaluations every second; up to 3 consumers.
+    let mut o = Operated::start(
+        json!({
+            "ProvisionedPollerConfig": {"MinimumPollers": 1, "MaximumPollers": 3},
+            "KafkaEsm": {"ScalingInterval": 1}
+        }),
+        // A first look (no trend), growing twice, then drained.
+        &[100, 200, 300, 0],
+        false,
+    );
+    o.enable.take().unwrap().send(()).unwrap();
+    o.until(|s| s.state == State::Enabled).await;
+    assert_eq!(o.crew.recv().await, Some(Crew::Started(0)));
+    assert_eq!(o.crew.recv().await, Some(Crew::Started(1)));
+    assert_eq!(o.until(|s| s.consumers == 2).await.consumers, 2);
+    assert_eq!(o.crew.recv().await, Some(Crew::Started(2)));
+    o.until(|s| s.consumers == 3).await;
+    // Two quiet evaluations, then one fewer: the newest.
+    assert_eq!(o.crew.recv().await, Some(Crew::Stopped(2)));
+    assert_eq!(o.status.borrow().consumers, 2);
+    o.stop.take().unwrap().send(()).unwrap();
+    let mut stopped = vec![o.crew.recv().await, o.crew.recv().await];
+    stopped.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(
+        stopped,
+        vec![Some(Crew::Stopped(0)), Some(Crew::Stopped(1))]
+    );
+    assert!(o.crew.try_recv().is_err(), "never more than three");
+    let stats = o.task.await.unwrap().unwrap();
+    assert_eq!(stats.invocations, 3, "every consumer's counts are kept");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_disabled_mapping_polls_nothing_and_is_disabled_until_shutdown() {
+    let mapping = mapping(json!({"Enabled": false}));
+    let (status, watch) = watch::channel(MappingStatus::default());
+    let (stop, stopped_rx) = oneshot::channel::<()>();
+    let (invoker_tx, mut invoked) = mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        super::run(
+            &mapping,
+            FakeInvoker { calls: invoker_tx },
+            async move {
+                let _ = stopped_rx.await;
+            },
+            super::RunOptions {
+                status: Some(status),
+                ..super::RunOptions::default()
+            },
+        )
+        .await
+    });
+    let mut watch = watch;
+    let s = status_until(&mut watch, |s| s.state == State::Disabled).await;
+    assert_eq!(s.state_transition_reason, "USER_INITIATED");
+    assert!(!task.is_finished(), "runs until shutdown");
+    stop.send(()).unwrap();
+    assert_eq!(task.await.unwrap().unwrap(), Stats::default());
+    assert!(invoked.try_recv().is_err());
 }
