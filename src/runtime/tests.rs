@@ -919,3 +919,25 @@ async fn a_disabled_mapping_polls_nothing_and_is_disabled_until_shutdown() {
     assert_eq!(task.await.unwrap().unwrap(), Stats::default());
     assert!(invoked.try_recv().is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_partition_over_the_buffer_budget_is_paused_then_resumed_once_drained() {
+    let mut m = Member::start(json!({"BatchSize": 2, "KafkaEsm": {"MaxBufferedBytes": 1}}));
+    m.assign(&[0]);
+    m.records(0, 0..6);
+    let first = m.invoked().await;
+    assert_eq!(first.records(), vec![(0, 0), (0, 1)]);
+    // Four records wait behind the batch in flight: two full batches, over the budget.
+    m.wait_for(&Call::Pause(tp(0))).await;
+    first.ok();
+    m.invoked().await.ok();
+    let last = m.invoked().await;
+    assert_eq!(last.records(), vec![(0, 4), (0, 5)]);
+    m.wait_for(&Call::Resume(tp(0))).await;
+    last.ok();
+    m.wait_for(&commit(&[(0, 6)])).await;
+    let calls = m.calls();
+    let paused = calls.iter().filter(|c| matches!(c, Call::Pause(_))).count();
+    assert_eq!(paused, 1, "{calls:?}");
+    m.stop().await.0.unwrap();
+}
