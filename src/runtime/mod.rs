@@ -1,12 +1,13 @@
 //! The runtime: runs one mapping (`kafka-esm run`), driving the [`crate::engine::Engine`]
 //! with the Kafka consumer, the event encoder and an [`Invoker`]. It owns the wiring
-//! (credentials, cluster, destination, metrics endpoint), the mapping's status, the
-//! supervisor that scales its consumers ([`supervisor`]), each consumer's loop
-//! ([`member`]) and the carrying out of the engine's actions ([`actions`]).
+//! (credentials, cluster, destination, metrics endpoint: here), the mapping's status
+//! (`status.rs`), the supervisor that scales its consumers (`supervisor.rs`, `lag.rs`),
+//! each consumer's loop (`member.rs`) and the carrying out of the engine's actions
+//! (`actions.rs`).
 //!
 //! It must not decide anything about batching, retries or commits (the engine's job) nor
 //! how many consumers to run (the [`crate::scaling::Scaler`]'s), nor speak the Kafka
-//! protocol itself: it reaches the consumer through [`source::Source`].
+//! protocol itself: a member reaches its consumer only through `source::Source`.
 
 mod actions;
 mod lag;
