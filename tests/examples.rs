@@ -154,9 +154,14 @@ async fn events_from_a_mapping_deserialize(example: Example) {
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        runtime::run(&mapping, invoker, async {
-            let _ = stopped.await;
-        })
+        runtime::run(
+            &mapping,
+            invoker,
+            async {
+                let _ = stopped.await;
+            },
+            runtime::RunOptions::default(),
+        )
         .await
     });
     let mut echoed = Vec::new();

@@ -65,9 +65,14 @@ fn start(
 ) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        runtime::run(&mapping, invoker, async {
-            let _ = stopped.await;
-        })
+        runtime::run(
+            &mapping,
+            invoker,
+            async {
+                let _ = stopped.await;
+            },
+            runtime::RunOptions::default(),
+        )
         .await
     });
     (stop, task)
@@ -387,13 +392,16 @@ async fn the_status_says_enabled_then_problem_then_ok_then_disabled() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let invoker = invoker(&server).await;
     let task = tokio::spawn(async move {
-        runtime::run_with_status(
+        runtime::run(
             &mapping,
             invoker,
             async {
                 let _ = stopped.await;
             },
-            status,
+            runtime::RunOptions {
+                status: Some(status),
+                ..runtime::RunOptions::default()
+            },
         )
         .await
     });

@@ -105,9 +105,14 @@ async fn run(mapping: Mapping) -> Result<(), RuntimeError> {
     let invoker = LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), "my-fn", None);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut task = tokio::spawn(async move {
-        runtime::run(&mapping, invoker, async {
-            let _ = stopped.await;
-        })
+        runtime::run(
+            &mapping,
+            invoker,
+            async {
+                let _ = stopped.await;
+            },
+            runtime::RunOptions::default(),
+        )
         .await
     });
     let mut invoked = 0;

@@ -50,6 +50,10 @@ pub fn run(args: MappingArgs) -> ExitCode {
         let shutdown = shutdown_signal();
         let (status, watcher) = tokio::sync::watch::channel(runtime::MappingStatus::default());
         let printer = tokio::spawn(print_status(watcher));
+        let options = runtime::RunOptions {
+            status: Some(status),
+            ..runtime::RunOptions::default()
+        };
         let result = match local {
             Some(invoker) => {
                 // The Invoke API shares the function's pool; it stops with the mapping.
@@ -70,11 +74,11 @@ pub fn run(args: MappingArgs) -> ExitCode {
                     },
                     None => None,
                 };
-                runtime::run_with_status(&mapping, invoker, shutdown, status).await
+                runtime::run(&mapping, invoker, shutdown, options).await
             }
             None => {
                 let invoker = lambda_invoker(&mapping).await;
-                runtime::run_with_status(&mapping, invoker, shutdown, status).await
+                runtime::run(&mapping, invoker, shutdown, options).await
             }
         };
         let _ = printer.await;

@@ -1,56 +1,46 @@
-//! The runtime: drives the [`Engine`] with the Kafka consumer, the event encoder and an
-//! [`Invoker`]. This is `kafka-esm run`.
+//! The runtime: runs one mapping (`kafka-esm run`), driving the [`crate::engine::Engine`]
+//! with the Kafka consumer, the event encoder and an [`Invoker`]. It owns the wiring
+//! (credentials, cluster, destination, metrics endpoint: here), the mapping's status
+//! (`status.rs`), the supervisor that scales its consumers (`supervisor.rs`, `lag.rs`),
+//! each consumer's loop (`member.rs`) and the carrying out of the engine's actions
+//! (`actions.rs`).
 //!
-//! A supervisor runs the mapping's consumers (each a member of the mapping's consumer
-//! group, with its own connections) and, every scaling interval, measures the offset lag
-//! (ListOffsets minus the group's committed offsets) on a connection of its own, publishes
-//! it as a metric and lets the [`Scaler`] decide how many consumers to run. A consumer
-//! stopped by a scale-down finishes its work like a revocation (below) and leaves the
-//! group, whose next rebalance hands its partitions to the others.
-//!
-//! Each consumer is one task that owns everything it needs: it feeds fetched records to
-//! its engine, carries out the engine's actions (encode and invoke a batch, commit
-//! offsets, pause or resume a partition), feeds invocation results back, and lets time
-//! pass. Invocations run concurrently (one per partition at most, the engine's rule), and
-//! so do writes to the on-failure destination, whose acknowledgement (or failure, which
-//! the engine retries with backoff while the partition waits) goes back to the engine. An
-//! error no retry can fix (Lambda: the function doesn't exist or may not be invoked; the
-//! destination: it doesn't exist, refuses access or the record) stops the mapping with its
-//! documented reason: every partition is revoked first, so that batch is abandoned, never
-//! committed nor dropped, while other in-flight work finishes and commits. On
-//! a revocation it stops polling the group until the engine has finished or abandoned the
-//! revoked partitions' work and committed what was done; on shutdown it revokes
-//! everything the same way, then leaves the group. It decides nothing about batching,
-//! retries or commits: that is the engine's job.
+//! It must not decide anything about batching, retries or commits (the engine's job) nor
+//! how many consumers to run (the [`crate::scaling::Scaler`]'s), nor speak the Kafka
+//! protocol itself: a member reaches its consumer only through `source::Source`.
 
+mod actions;
+mod lag;
+mod member;
 mod records;
+mod source;
 pub mod status;
+mod supervisor;
+#[cfg(test)]
+mod tests;
 
 pub use status::{MappingStatus, State};
 
 use crate::access::{self, AccessError};
 use crate::aws::AwsOptions;
 use crate::config::{Mapping, StartingPosition};
-use crate::destination::{Destination, DestinationError, Failure, Origin, ResponseContext};
-use crate::engine::{Action, BatchId, Condition, Engine, EngineConfig, Millis, TopicPartition};
-use crate::filter::{FilterSet, RecordView};
-use crate::invoke::{Invocation, InvokeError, Invoker, outcome};
+use crate::destination::{Destination, DestinationError, Origin};
+use crate::engine::{EngineConfig, Millis, TopicPartition};
+use crate::filter::FilterSet;
+use crate::invoke::{InvokeError, Invoker};
 use crate::kafka::cluster::{Cluster, ClusterConfig, ClusterError};
 use crate::kafka::conn::ConnectionConfig;
-use crate::kafka::consumer::{Consumer, ConsumerConfig, ConsumerError, ConsumerEvent};
-use crate::kafka::coordinator::{GroupConfig, GroupMember};
-use crate::kafka::fetcher::{FetchConfig, FetchPosition, Isolation, list_offsets};
-use crate::kafka::messages::describe_groups::DescribedGroup;
-use crate::lambda::{EventEncoder, MAX_PAYLOAD_BYTES};
+use crate::kafka::consumer::ConsumerError;
+use crate::kafka::fetcher::FetchPosition;
+use crate::lambda::MAX_PAYLOAD_BYTES;
 use crate::metrics::{Metrics, MetricsServer};
-use crate::scaling::{Decision, Observation, Scaler, ScalingConfig};
-use records::{EngineRec, Sizer};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use lag::{Lag, LagMonitor};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use supervisor::Supervisor;
 use tokio::sync::watch;
-use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
 /// Why the mapping stopped.
@@ -139,6 +129,9 @@ pub struct RunOptions {
     /// Where the mapping counts what it does; a fresh set when `None`. Served at
     /// `KafkaEsm.MetricsAddress` either way when that is set.
     pub metrics: Option<Arc<Metrics>>,
+    /// Where the mapping's [`MappingStatus`] is published as it changes; nowhere when
+    /// `None`.
+    pub status: Option<watch::Sender<MappingStatus>>,
 }
 
 /// The engine's rules for `mapping`.
@@ -168,38 +161,32 @@ fn now() -> Millis {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Runs `mapping` until `shutdown` resolves, invoking `invoker`.
+/// Runs `mapping` until `shutdown` resolves, invoking `invoker`, publishing its
+/// [`MappingStatus`] on [`RunOptions::status`] as it changes.
 pub async fn run<I: Invoker>(
     mapping: &Mapping,
     invoker: I,
     shutdown: impl Future<Output = ()>,
-) -> Result<Stats, RuntimeError> {
-    let (status, _) = watch::channel(MappingStatus::default());
-    run_with_status(mapping, invoker, shutdown, status).await
-}
-
-/// [`run`], publishing the mapping's [`MappingStatus`] on `status` as it changes.
-pub async fn run_with_status<I: Invoker>(
-    mapping: &Mapping,
-    invoker: I,
-    shutdown: impl Future<Output = ()>,
-    status: watch::Sender<MappingStatus>,
-) -> Result<Stats, RuntimeError> {
-    run_with_options(mapping, invoker, shutdown, status, RunOptions::default()).await
-}
-
-/// [`run_with_status`] with [`RunOptions`].
-pub async fn run_with_options<I: Invoker>(
-    mapping: &Mapping,
-    invoker: I,
-    shutdown: impl Future<Output = ()>,
-    status: watch::Sender<MappingStatus>,
     options: RunOptions,
 ) -> Result<Stats, RuntimeError> {
+    let status = options
+        .status
+        .clone()
+        .unwrap_or_else(|| watch::channel(MappingStatus::default()).0);
     let span = tracing::info_span!("mapping", uuid = %mapping.uuid);
     let result = run_inner(mapping, invoker, shutdown, &status, &options)
         .instrument(span)
         .await;
+    stopped(mapping, &status, result)
+}
+
+/// The mapping stopped with `result`: `Disabled`, with the reason and, after an error, the
+/// `LastProcessingResult` it leaves.
+fn stopped(
+    mapping: &Mapping,
+    status: &watch::Sender<MappingStatus>,
+    result: Result<Stats, RuntimeError>,
+) -> Result<Stats, RuntimeError> {
     let reason = match &result {
         Ok(_) => "USER_INITIATED".to_string(),
         Err(e) => e.reason().to_string(),
@@ -251,25 +238,37 @@ async fn run_inner<I: Invoker>(
     // The configuration checked the patterns already; a hand-built Mapping may not have.
     // Compiled once here, and shared by every consumer.
     let filters = FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?;
-    let mut shutdown = std::pin::pin!(shutdown);
+    let shutdown = std::pin::pin!(shutdown);
     if !mapping.enabled {
         tracing::info!("the mapping is disabled: polling nothing");
         transition(status, State::Disabled);
         shutdown.await;
         return Ok(Stats::default());
     }
+    let enabling = enable(mapping, invoker, filters, status, options);
+    operate(mapping, shutdown, status, enabling).await
+}
+
+/// Runs the mapping once `enabling` has built its supervisor: `Enabling`, then `Enabled`
+/// with its first consumers started, then `Disabling` at `shutdown`.
+async fn operate<I: Invoker, L: Lag>(
+    mapping: &Mapping,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    status: &watch::Sender<MappingStatus>,
+    enabling: impl Future<Output = Result<(Supervisor<I, L>, Option<MetricsServer>), RuntimeError>>,
+) -> Result<Stats, RuntimeError> {
     transition(status, State::Enabling);
     // Start-up waits on the network (secrets, brokers, the destination): a shutdown
     // meanwhile stops it there.
     let (mut supervisor, _server) = tokio::select! {
-        enabled = enable(mapping, invoker, filters, status, options) => enabled?,
+        enabled = enabling => enabled?,
         _ = shutdown.as_mut() => {
             tracing::info!("stopped while enabling");
             transition(status, State::Disabling);
             return Ok(Stats::default());
         }
     };
-    supervisor.scale_to(supervisor.scaler.consumers());
+    supervisor.start();
     transition(status, State::Enabled);
     tracing::info!(
         group = %mapping.consumer_group_id,
@@ -355,7 +354,11 @@ async fn enable<I: Invoker>(
         filters,
         member_ids: Mutex::new(BTreeMap::new()),
     });
-    Ok((Supervisor::new(shared, cluster), server))
+    let lag = LagMonitor::new(cluster, mapping);
+    Ok((
+        Supervisor::new(shared, lag, Arc::new(member::start), now),
+        server,
+    ))
 }
 
 /// What every consumer of the mapping shares.
@@ -373,343 +376,6 @@ struct Shared<I: Invoker> {
     /// Each running consumer's member id as the coordinator gave it (empty until it
     /// joins): how the supervisor tells this process's group members from others'.
     member_ids: Mutex<BTreeMap<u32, watch::Receiver<String>>>,
-}
-
-/// Runs the mapping's consumers and changes their number as the [`Scaler`] decides.
-struct Supervisor<I: Invoker> {
-    shared: Arc<Shared<I>>,
-    scaler: Scaler,
-    lag: LagMonitor,
-    /// Consumers running: index → its stop signal. Stopped ones finish their work
-    /// (and leave the group) in `members` before they are gone.
-    running: BTreeMap<u32, watch::Sender<bool>>,
-    members: JoinSet<(u32, Result<Stats, RuntimeError>)>,
-    next_index: u32,
-    stats: Stats,
-    /// The function's counters at the previous evaluation.
-    seen: FunctionCounters,
-    /// Group members of other processes, at the last DescribeGroups that answered.
-    others: u32,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct FunctionCounters {
-    invocations: u64,
-    throttled: u64,
-    timed_out: u64,
-    durations: u64,
-    duration_sum: f64,
-}
-
-impl FunctionCounters {
-    fn of(m: &Metrics) -> FunctionCounters {
-        FunctionCounters {
-            invocations: m.invocations.get(),
-            throttled: m.throttled.get(),
-            timed_out: m.timed_out.get(),
-            durations: m.invocation_duration.count(),
-            duration_sum: m.invocation_duration.sum(),
-        }
-    }
-}
-
-impl<I: Invoker> Supervisor<I> {
-    fn new(shared: Arc<Shared<I>>, cluster: Arc<Cluster>) -> Supervisor<I> {
-        let mapping = &shared.mapping;
-        let mut config = ScalingConfig::new(u64::from(mapping.batch_size));
-        if let Some(p) = &mapping.provisioned_pollers {
-            config.min = p.minimum;
-            config.max = p.maximum;
-        }
-        if let Some(interval) = mapping.esm.scaling_interval {
-            config.interval = interval;
-        }
-        // Drained within six evaluations (a minute by default) is keeping up.
-        config.drain_target = config.interval * 6;
-        let lag = LagMonitor::new(cluster, mapping);
-        let seen = FunctionCounters::of(&shared.metrics);
-        Supervisor {
-            shared,
-            scaler: Scaler::new(config),
-            lag,
-            running: BTreeMap::new(),
-            members: JoinSet::new(),
-            next_index: 0,
-            stats: Stats::default(),
-            seen,
-            others: 0,
-        }
-    }
-
-    async fn run(
-        mut self,
-        mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
-    ) -> Result<Stats, RuntimeError> {
-        let interval = self.scaler.config().interval;
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut failure = None;
-        loop {
-            tokio::select! {
-                _ = shutdown.as_mut() => {
-                    tracing::info!("stopping: finishing in-flight invocations");
-                    transition(&self.shared.status, State::Disabling);
-                    break;
-                }
-                Some(done) = self.members.join_next() => {
-                    if let Some(e) = self.ended(done) {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-                _ = tick.tick() => self.evaluate().await,
-            }
-        }
-        for stop in self.running.values() {
-            let _ = stop.send(true);
-        }
-        while let Some(done) = self.members.join_next().await {
-            if let Some(e) = self.ended(done) {
-                failure.get_or_insert(e);
-            }
-        }
-        self.running.clear();
-        self.publish_consumers();
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(self.stats),
-        }
-    }
-
-    /// A consumer task ended: counts its work; its error stops the mapping.
-    fn ended(
-        &mut self,
-        done: Result<(u32, Result<Stats, RuntimeError>), tokio::task::JoinError>,
-    ) -> Option<RuntimeError> {
-        match done {
-            Ok((index, result)) => {
-                self.running.remove(&index);
-                self.publish_consumers();
-                match result {
-                    Ok(stats) => {
-                        self.stats.add(&stats);
-                        None
-                    }
-                    Err(e) => {
-                        tracing::error!(consumer = index, "consumer stopped: {e}");
-                        Some(e)
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!("a consumer task failed: {e}");
-                Some(RuntimeError::Panicked(e.to_string()))
-            }
-        }
-    }
-
-    fn publish_consumers(&self) {
-        let n = self.running.len() as u32;
-        self.shared.metrics.consumers.set(u64::from(n));
-        self.shared.status.send_if_modified(|s| {
-            let changed = s.consumers != n;
-            s.consumers = n;
-            changed
-        });
-    }
-
-    /// Starts or stops consumers until `n` run. The newest are stopped first.
-    fn scale_to(&mut self, n: u32) {
-        while (self.running.len() as u32) < n {
-            let index = self.next_index;
-            self.next_index += 1;
-            let (stop, stopped) = watch::channel(false);
-            self.running.insert(index, stop);
-            let shared = self.shared.clone();
-            let span = tracing::info_span!("consumer", consumer = index);
-            self.members.spawn(
-                async move { (index, run_member(shared, index, stopped).await) }.instrument(span),
-            );
-        }
-        while (self.running.len() as u32) > n {
-            if let Some((index, stop)) = self.running.pop_last() {
-                tracing::debug!(consumer = index, "stopping a consumer");
-                let _ = stop.send(true);
-            }
-        }
-        self.publish_consumers();
-    }
-
-    /// Measures the lag, publishes it and lets the scaler decide.
-    /// The members of `group` that are not this process's consumers. A consumer of ours
-    /// still joining has a member id the coordinator lists but we don't know yet: as many
-    /// unknown members as we have such consumers are taken to be them.
-    fn others_in(&self, group: &DescribedGroup) -> u32 {
-        let (ours, joining) = {
-            let ids = self.shared.member_ids.lock().expect("member ids");
-            let ours: BTreeSet<String> = ids
-                .values()
-                .map(|id| id.borrow().clone())
-                .filter(|id| !id.is_empty())
-                .collect();
-            let joining = ids.len() - ours.len();
-            (ours, joining)
-        };
-        let unknown = group
-            .members
-            .iter()
-            .filter(|m| !ours.contains(&m.member_id))
-            .count();
-        u32::try_from(unknown.saturating_sub(joining)).unwrap_or(u32::MAX)
-    }
-
-    async fn evaluate(&mut self) {
-        let (partitions, lag) = match self.lag.measure().await {
-            Ok(m) => m,
-            Err(e) => {
-                self.shared.metrics.polling_errors.add(1);
-                tracing::warn!("measuring the offset lag: {e}");
-                return;
-            }
-        };
-        let total: u64 = lag.values().sum();
-        self.shared.metrics.set_lag(lag);
-        match self.lag.group.describe().await {
-            Ok(group) => self.others = self.others_in(&group),
-            Err(e) => {
-                // Scaling goes on with the last count; the next evaluation asks again.
-                self.shared.metrics.polling_errors.add(1);
-                tracing::warn!("describing the consumer group: {e}");
-            }
-        }
-        let now_counters = FunctionCounters::of(&self.shared.metrics);
-        let was = std::mem::replace(&mut self.seen, now_counters);
-        let durations = now_counters.durations.saturating_sub(was.durations);
-        let observation = Observation {
-            at: now(),
-            partitions,
-            lag: total,
-            others: self.others,
-            invocations: now_counters.invocations.saturating_sub(was.invocations),
-            throttled: now_counters.throttled.saturating_sub(was.throttled),
-            timed_out: now_counters.timed_out.saturating_sub(was.timed_out),
-            mean_duration: (durations > 0).then(|| {
-                Duration::from_secs_f64(
-                    ((now_counters.duration_sum - was.duration_sum) / durations as f64).max(0.0),
-                )
-            }),
-        };
-        tracing::debug!(
-            lag = total,
-            partitions,
-            consumers = self.running.len(),
-            others = self.others,
-            "offset lag"
-        );
-        if let Decision::Scale { from, to, reason } = self.scaler.evaluate(&observation) {
-            tracing::info!(
-                from,
-                to,
-                reason = reason.as_str(),
-                lag = total,
-                "scaling consumers"
-            );
-            self.scale_to(to);
-        }
-    }
-}
-
-/// Measures the group's offset lag: per partition, the end of the log minus the
-/// committed offset (or, with none committed, minus where the mapping starts).
-struct LagMonitor {
-    cluster: Arc<Cluster>,
-    group: GroupMember,
-    topic: String,
-    start: FetchPosition,
-    isolation: Isolation,
-}
-
-impl LagMonitor {
-    fn new(cluster: Arc<Cluster>, mapping: &Mapping) -> LagMonitor {
-        let group = GroupMember::new(
-            cluster.clone(),
-            GroupConfig {
-                group_id: mapping.consumer_group_id.clone(),
-                group_instance_id: None,
-                session_timeout: Duration::from_secs(45),
-                rebalance_timeout: Duration::from_secs(300),
-                protocols: Vec::new(),
-                leader_sync_delay: Duration::ZERO,
-            },
-        );
-        LagMonitor {
-            cluster,
-            group,
-            topic: mapping.topic.clone(),
-            start: default_position(mapping),
-            isolation: Isolation::ReadCommitted,
-        }
-    }
-
-    /// The partition count and each partition's lag.
-    async fn measure(&mut self) -> Result<(u32, BTreeMap<i32, u64>), RuntimeError> {
-        let topics = std::slice::from_ref(&self.topic);
-        self.cluster.refresh(topics).await?;
-        let count = self
-            .cluster
-            .partition_count(&self.topic)
-            .unwrap_or(0)
-            .max(0);
-        let partitions: Vec<i32> = (0..count).collect();
-        let ends = list_offsets(
-            &self.cluster,
-            &self.topic,
-            &partitions,
-            FetchPosition::Latest,
-            self.isolation,
-        )
-        .await
-        .map_err(ConsumerError::from)?;
-        let asked: Vec<(String, i32)> = partitions
-            .iter()
-            .map(|p| (self.topic.clone(), *p))
-            .collect();
-        let committed = self
-            .group
-            .committed(&asked)
-            .await
-            .map_err(ConsumerError::from)?;
-        let fresh: Vec<i32> = partitions
-            .iter()
-            .copied()
-            .filter(|p| !committed.contains_key(&(self.topic.clone(), *p)))
-            .collect();
-        let starts = if fresh.is_empty() || self.start == FetchPosition::Latest {
-            BTreeMap::new()
-        } else {
-            list_offsets(
-                &self.cluster,
-                &self.topic,
-                &fresh,
-                self.start,
-                self.isolation,
-            )
-            .await
-            .map_err(ConsumerError::from)?
-        };
-        let lag = ends
-            .iter()
-            .map(|(p, end)| {
-                let from = committed
-                    .get(&(self.topic.clone(), *p))
-                    .or_else(|| starts.get(p))
-                    .copied()
-                    .unwrap_or(*end);
-                (*p, (end - from).max(0) as u64)
-            })
-            .collect();
-        Ok((count as u32, lag))
-    }
 }
 
 /// The longest one invocation of `mapping`'s function may take before the invoker gives
@@ -732,7 +398,7 @@ const REBALANCE_MARGIN: Duration = Duration::from_secs(60);
 /// keeps trying, with the cause in `LastProcessingResult` meanwhile (and counted as a
 /// polling error when `metrics` is given); an error no retry can fix (authentication,
 /// authorization, TLS trust) is returned at once.
-async fn connect_cluster(
+pub(super) async fn connect_cluster(
     config: &ClusterConfig,
     topic: &str,
     status: &watch::Sender<MappingStatus>,
@@ -749,12 +415,10 @@ async fn connect_cluster(
                 if let Some(m) = metrics {
                     m.polling_errors.add(1);
                 }
-                let text = format!("PROBLEM: connecting to the Kafka cluster: {e}");
-                status.send_if_modified(|s| {
-                    let changed = s.last_processing_result != text;
-                    s.last_processing_result = text;
-                    changed
-                });
+                status::set_last_processing_result(
+                    status,
+                    format!("PROBLEM: connecting to the Kafka cluster: {e}"),
+                );
                 tokio::time::sleep(wait).await;
             }
             Err(e) => return Err(e),
@@ -773,619 +437,6 @@ fn default_position(mapping: &Mapping) -> FetchPosition {
         StartingPosition::Latest => FetchPosition::Latest,
         StartingPosition::TrimHorizon => FetchPosition::Earliest,
         StartingPosition::AtTimestamp { epoch_millis } => FetchPosition::Timestamp(epoch_millis),
-    }
-}
-
-/// One consumer: its own connections, group membership, engine and invocations, until
-/// `stop` says true (then it finishes or abandons its work, commits, leaves the group).
-async fn run_member<I: Invoker>(
-    shared: Arc<Shared<I>>,
-    index: u32,
-    mut stop: watch::Receiver<bool>,
-) -> Result<Stats, RuntimeError> {
-    let mapping = shared.mapping.clone();
-    let connecting = connect_cluster(
-        &shared.cluster_config,
-        &mapping.topic,
-        &shared.status,
-        Some(&shared.metrics),
-    );
-    let cluster = tokio::select! {
-        cluster = connecting => Arc::new(cluster?),
-        // Stopped (scaled down, or the mapping stops) before it could connect.
-        _ = stop.wait_for(|s| *s) => return Ok(Stats::default()),
-    };
-    let mut config = ConsumerConfig {
-        default_position: default_position(&mapping),
-        fetch: FetchConfig {
-            max_wait: Duration::from_millis(500),
-            prefetch: true,
-            ..FetchConfig::default()
-        },
-        ..ConsumerConfig::new(
-            mapping.consumer_group_id.clone(),
-            vec![mapping.topic.clone()],
-        )
-    };
-    if let Some(t) = mapping.esm.session_timeout {
-        config.session_timeout = t;
-        config.heartbeat_interval = (t / 3).min(config.heartbeat_interval);
-    }
-    // A revocation waits for invocations in flight: the group must wait as long, or it
-    // evicts this member and hands the partition on while the old invocation runs.
-    config.rebalance_timeout = config
-        .rebalance_timeout
-        .max(invocation_limit(&mapping) + REBALANCE_MARGIN);
-    // A restart must not resolve LATEST (or a timestamp) again past what arrived since.
-    config.commit_start_positions = true;
-    // Partitions not revoked keep flowing while revoked ones finish their work.
-    config.hold_revocations = true;
-    let consumer = Consumer::start(cluster, config);
-    shared
-        .member_ids
-        .lock()
-        .expect("member ids")
-        .insert(index, consumer.member_id());
-    let sizer = Sizer::new(&shared.bootstrap, &mapping.topic);
-    let engine = Engine::new(engine_config(&mapping, sizer.envelope()));
-    let mut runner = Runner {
-        consumer,
-        engine,
-        encoder: EventEncoder::new(&shared.bootstrap),
-        sizer,
-        invocations: JoinSet::new(),
-        inflight: HashMap::new(),
-        deliveries: JoinSet::new(),
-        delivering: HashMap::new(),
-        last_response: HashMap::new(),
-        revoking: BTreeSet::new(),
-        stats: Stats::default(),
-        retried_seen: 0,
-        fatal: None,
-        shared,
-    };
-    tracing::debug!(consumer = index, "consumer started");
-    let stopped = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
-    let result = runner.run(std::pin::pin!(stopped)).await;
-    let stats = runner.stats.clone();
-    let closed = runner.consumer.close().await;
-    runner
-        .shared
-        .member_ids
-        .lock()
-        .expect("member ids")
-        .remove(&index);
-    result?;
-    closed?;
-    Ok(stats)
-}
-
-type InvokeResult = (BatchId, String, Result<Invocation, InvokeError>, Duration);
-type DeliveryResult = (BatchId, String, usize, Result<(), DestinationError>);
-
-struct Runner<I: Invoker> {
-    shared: Arc<Shared<I>>,
-    consumer: Consumer,
-    engine: Engine<EngineRec>,
-    encoder: EventEncoder,
-    sizer: Sizer,
-    invocations: JoinSet<InvokeResult>,
-    /// Invocations under way: id → partition, record count and the task.
-    inflight: HashMap<BatchId, (TopicPartition, usize, AbortHandle)>,
-    /// Writes to the destination under way.
-    deliveries: JoinSet<DeliveryResult>,
-    /// Each write to the destination under way: id → partition and the task.
-    delivering: HashMap<BatchId, (TopicPartition, AbortHandle)>,
-    /// What each partition's last invocation returned: the `responseContext` of a batch
-    /// given up (one batch per partition is handled at a time, so it is that batch's).
-    last_response: HashMap<TopicPartition, ResponseContext>,
-    /// Partitions revoked whose work the engine is still finishing.
-    revoking: BTreeSet<TopicPartition>,
-    stats: Stats,
-    /// The fetcher's retried errors already counted in the metrics.
-    retried_seen: u64,
-    /// What stops the mapping (the first such error): every partition was revoked when
-    /// it came, so nothing of the batch that met it, nor anything after, is committed.
-    fatal: Option<RuntimeError>,
-}
-
-impl<I: Invoker> Runner<I> {
-    async fn run(
-        &mut self,
-        mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
-    ) -> Result<(), RuntimeError> {
-        let mut stopping = false;
-        loop {
-            self.act().await?;
-            stopping |= self.fatal.is_some();
-            if stopping && self.engine.partitions().next().is_none() {
-                return self.fatal.take().map_or(Ok(()), Err);
-            }
-            let deadline = self.engine.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(at) => {
-                        let wait = (at - now()).max(0) as u64;
-                        tokio::time::sleep(Duration::from_millis(wait)).await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = shutdown.as_mut(), if !stopping => {
-                    stopping = true;
-                    self.revoke_all();
-                }
-                Some(done) = self.invocations.join_next(), if !self.invocations.is_empty() => {
-                    match done {
-                        Ok((id, key, result, took)) => {
-                            let Some((tp, records, _)) = self.inflight.remove(&id) else {
-                                // Its partition was lost meanwhile.
-                                continue;
-                            };
-                            self.last_response.insert(tp, response_context(&result));
-                            self.count_invocation(&result, records, took);
-                            match &result {
-                                // Before the engine hears of it: the batch is abandoned
-                                // uncommitted, not counted as a failed attempt.
-                                Err(e) if e.reason().is_some() => {
-                                    self.stop_on(RuntimeError::Invoke(e.clone()));
-                                }
-                                Err(e) => tracing::warn!(partition = %key, "invocation failed: {e}"),
-                                Ok(_) => {}
-                            }
-                            let o = outcome(
-                                &result,
-                                self.shared.mapping.report_batch_item_failures,
-                                &key,
-                            );
-                            self.record_result(&result);
-                            self.engine.invoked(id, o, now());
-                        }
-                        Err(e) if e.is_cancelled() => {}
-                        Err(e) => tracing::error!("an invocation task failed: {e}"),
-                    }
-                }
-                Some(done) = self.deliveries.join_next(), if !self.deliveries.is_empty() => {
-                    match done {
-                        Ok((id, key, count, result)) => {
-                            if self.delivering.remove(&id).is_none() {
-                                // Its partition was lost meanwhile.
-                                continue;
-                            }
-                            let written = result.is_ok();
-                            self.record_delivery(&key, count, result);
-                            self.engine.delivered(id, written, now());
-                        }
-                        Err(e) if e.is_cancelled() => {}
-                        Err(e) => tracing::error!("a destination task failed: {e}"),
-                    }
-                }
-                _ = sleep => self.engine.handle_timeout(now()),
-                event = self.consumer.poll(), if !stopping => {
-                    let retried = self.consumer.fetcher().retried_errors();
-                    self.shared.metrics.polling_errors.add(retried.saturating_sub(self.retried_seen));
-                    self.retried_seen = retried;
-                    self.on_event(event?);
-                }
-            }
-        }
-    }
-
-    /// Stops every partition's work like a shutdown: in-flight invocations and writes
-    /// finish (and what they complete is committed), nothing new starts.
-    fn revoke_all(&mut self) {
-        let all: Vec<TopicPartition> = self.engine.partitions().cloned().collect();
-        let t = now();
-        for tp in all {
-            self.revoking.insert(tp.clone());
-            self.engine.revoke(&tp, t);
-        }
-    }
-
-    /// Stops the mapping on `e`: revokes everything, so the batch that met it is given to
-    /// the engine as abandoned (never committed, never dropped), and `run` returns `e`
-    /// once the in-flight work is done.
-    fn stop_on(&mut self, e: RuntimeError) {
-        if self.fatal.is_some() {
-            return;
-        }
-        tracing::error!(reason = e.reason(), "stopping the mapping: {e}");
-        self.revoke_all();
-        self.fatal = Some(e);
-    }
-
-    /// `LastProcessingResult` after an invocation.
-    fn record_result(&self, result: &Result<Invocation, InvokeError>) {
-        let text = match result {
-            Ok(inv) => match &inv.function_error {
-                None => "OK".to_string(),
-                Some(kind) => format!("PROBLEM: Function call failed ({kind})"),
-            },
-            Err(e) => format!("PROBLEM: {e}"),
-        };
-        self.shared.status.send_if_modified(|s| {
-            if s.last_processing_result == text {
-                return false;
-            }
-            tracing::info!(last_processing_result = %text, "processing result changed");
-            s.last_processing_result = text;
-            true
-        });
-    }
-
-    fn on_event(&mut self, event: ConsumerEvent) {
-        let t = now();
-        match event {
-            ConsumerEvent::Assigned(parts) => {
-                for tp in parts {
-                    let position = self.consumer.fetcher().position(&tp.0, tp.1).unwrap_or(-1);
-                    tracing::info!(partition = %key(&tp), "assigned");
-                    self.engine.assign(tp, position);
-                }
-            }
-            ConsumerEvent::Revoked(parts) => {
-                for tp in parts {
-                    tracing::info!(partition = %key(&tp), "revoked: finishing its work");
-                    self.revoking.insert(tp.clone());
-                    self.engine.revoke(&tp, t);
-                }
-            }
-            ConsumerEvent::Lost(parts) => {
-                for tp in parts {
-                    tracing::warn!(
-                        partition = %key(&tp),
-                        "lost (this member was evicted): its work in flight is abandoned, nothing of it is committed"
-                    );
-                    self.lose(&tp);
-                }
-            }
-            ConsumerEvent::Reset(resets) => {
-                for r in resets {
-                    self.engine
-                        .reset(&(r.topic.clone(), r.partition), r.from, r.to, t);
-                }
-            }
-            ConsumerEvent::Records(batch) => {
-                for p in batch {
-                    let tp = (p.topic.clone(), p.partition);
-                    let fetched = p.records.len();
-                    // Records that match no filter never reach the function; the engine
-                    // counts them handled through next_offset, so their offsets are
-                    // committed with the records around them, as AWS does.
-                    let recs: Vec<EngineRec> = p
-                        .records
-                        .into_iter()
-                        .filter(|r| {
-                            self.shared
-                                .filters
-                                .matches(&RecordView::new(&p.topic, p.partition, r))
-                        })
-                        .map(|r| EngineRec::new(&self.sizer, &p.topic, p.partition, r))
-                        .collect();
-                    let filtered_out = (fetched - recs.len()) as u64;
-                    self.stats.records_filtered_out += filtered_out;
-                    self.shared.metrics.polled.add(fetched as u64);
-                    self.shared.metrics.filtered_out.add(filtered_out);
-                    self.engine.fetched(&tp, recs, p.next_offset, t);
-                }
-            }
-        }
-    }
-
-    /// Forgets a partition another member may own already: the engine drops its
-    /// records and pending commits, and its invocation and destination write in flight
-    /// are abandoned (their results would commit for the wrong owner).
-    fn lose(&mut self, tp: &TopicPartition) {
-        self.engine.lose(tp);
-        self.revoking.remove(tp);
-        self.last_response.remove(tp);
-        self.inflight.retain(|_, (p, _, task)| {
-            let keep = p != tp;
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
-        self.delivering.retain(|_, (p, task)| {
-            let keep = p != tp;
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
-    }
-
-    /// Carries out every pending engine action; commits are sent together, last.
-    async fn act(&mut self) -> Result<(), RuntimeError> {
-        let mut commits: BTreeMap<TopicPartition, i64> = BTreeMap::new();
-        while let Some(action) = self.engine.poll_action() {
-            match action {
-                Action::Invoke {
-                    id,
-                    partition,
-                    records,
-                    attempt,
-                } => self.invoke(id, partition, records, attempt),
-                Action::Commit { partition, offset } => {
-                    commits.insert(partition, offset);
-                }
-                Action::Dropped {
-                    partition,
-                    first_offset,
-                    last_offset,
-                    count,
-                    condition,
-                } => {
-                    self.stats.records_dropped += count as u64;
-                    self.shared.metrics.dropped.add(count as u64);
-                    self.shared
-                        .status
-                        .send_modify(|s| s.records_dropped += count as u64);
-                    tracing::warn!(
-                        partition = %key(&partition),
-                        first_offset,
-                        last_offset,
-                        count,
-                        condition = condition.as_str(),
-                        "records dropped (no on-failure destination)"
-                    );
-                }
-                Action::SendToDestination {
-                    id,
-                    partition,
-                    records,
-                    condition,
-                    attempts,
-                } => self.send_to_destination(id, partition, records, condition, attempts),
-                Action::Pause(tp) => self.consumer.fetcher().pause(&tp.0, tp.1),
-                Action::Resume(tp) => self.consumer.fetcher().resume(&tp.0, tp.1),
-                Action::Reset {
-                    partition,
-                    from,
-                    to,
-                    skipped,
-                    discarded,
-                } => self.log_reset(&partition, from, to, skipped, discarded),
-                Action::Revoked(tp) => {
-                    // Its commits came before this action; send them before the group
-                    // moves the partition.
-                    self.commit(&mut commits).await?;
-                    self.revoking.remove(&tp);
-                    self.consumer.release(&tp);
-                }
-            }
-        }
-        self.commit(&mut commits).await
-    }
-
-    /// Reports a partition's log reset (the engine's [`Action::Reset`]): what no longer
-    /// exists is counted as dropped.
-    fn log_reset(
-        &mut self,
-        partition: &TopicPartition,
-        from: i64,
-        to: i64,
-        skipped: u64,
-        discarded: usize,
-    ) {
-        if to >= from {
-            self.stats.records_dropped += skipped;
-            self.shared.metrics.dropped.add(skipped);
-            self.shared
-                .status
-                .send_modify(|s| s.records_dropped += skipped);
-            tracing::warn!(
-                partition = %key(partition),
-                first_offset = from,
-                last_offset = to - 1,
-                count = skipped,
-                "offsets {from}..={} no longer exist in the log (deleted before they were \
-                 read): resuming at {to}; counted as dropped",
-                to - 1
-            );
-        } else {
-            tracing::warn!(
-                partition = %key(partition),
-                from,
-                to,
-                discarded,
-                "the log restarts below the position {from} (truncated, or the topic deleted \
-                 and re-created): resuming at {to}, records from there on are delivered \
-                 again; {discarded} records fetched at or past {to} before the reset were let go"
-            );
-        }
-    }
-
-    async fn commit(
-        &mut self,
-        commits: &mut BTreeMap<TopicPartition, i64>,
-    ) -> Result<(), RuntimeError> {
-        if commits.is_empty() {
-            return Ok(());
-        }
-        let offsets = std::mem::take(commits);
-        match self.consumer.commit(offsets.clone()).await {
-            Ok(()) => {
-                self.stats.commits += 1;
-                tracing::debug!(?offsets, "committed");
-                Ok(())
-            }
-            // The consumer sends it again with backoff while the partitions are this
-            // member's; if the group moved on, the next owner reads those records again
-            // (at least once), and the rebalance itself arrives through poll.
-            Err(e) if e.is_retriable() => {
-                self.shared.metrics.polling_errors.add(1);
-                tracing::warn!("commit not taken yet, retrying: {e}");
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Writes a batch given up to the destination, in a task; its result goes back to
-    /// the engine, which commits the batch only once it was written.
-    fn send_to_destination(
-        &mut self,
-        id: BatchId,
-        tp: TopicPartition,
-        records: Vec<EngineRec>,
-        condition: Condition,
-        attempts: u32,
-    ) {
-        let k = key(&tp);
-        let Some(destination) = self.shared.destination.clone() else {
-            // The engine sends here only when a destination is configured.
-            tracing::error!(partition = %k, "no on-failure destination: the batch waits");
-            return;
-        };
-        let keys = records.iter().map(|r| r.record.key.clone()).collect();
-        for r in records {
-            if let Err(e) = self.encoder.push(&tp.0, tp.1, r.record) {
-                tracing::error!("encoding a batch: {e}");
-            }
-        }
-        let event = self.encoder.finish();
-        let response = match condition {
-            Condition::MaximumPayloadSizeExceeded => None,
-            Condition::RetryAttemptsExhausted => self.last_response.get(&tp).cloned(),
-        };
-        let count = event.record_count();
-        let failure = Failure {
-            condition,
-            attempts,
-            response,
-            event,
-            keys,
-            at: now(),
-        };
-        tracing::debug!(partition = %k, records = count, condition = condition.as_str(), "writing to the on-failure destination");
-        let task = self.deliveries.spawn(
-            async move {
-                let result = destination.send(&failure).await;
-                (id, k, count, result)
-            }
-            .in_current_span(),
-        );
-        self.delivering.insert(id, (tp, task));
-    }
-
-    /// Counts a write to the destination and reports a failing one.
-    fn record_delivery(
-        &mut self,
-        partition: &str,
-        count: usize,
-        result: Result<(), DestinationError>,
-    ) {
-        match result {
-            Ok(()) => {
-                self.stats.records_to_destination += count as u64;
-                self.shared.metrics.destination_delivered.add(count as u64);
-                tracing::info!(
-                    partition,
-                    records = count,
-                    "written to the on-failure destination"
-                );
-            }
-            Err(e) => {
-                let text = format!("PROBLEM: {e}");
-                self.shared.status.send_if_modified(|s| {
-                    if s.last_processing_result == text {
-                        return false;
-                    }
-                    s.last_processing_result = text;
-                    true
-                });
-                if e.is_permanent() {
-                    // Retrying can't help and dropping would lose the batch: stop, with
-                    // the batch uncommitted (the engine hears of it after the revocation).
-                    self.stop_on(RuntimeError::Destination(e));
-                } else {
-                    tracing::warn!(partition, "{e}; retrying, the partition waits");
-                }
-            }
-        }
-    }
-
-    fn invoke(&mut self, id: BatchId, tp: TopicPartition, records: Vec<EngineRec>, attempt: u32) {
-        let n = records.len();
-        for r in records {
-            if let Err(e) = self.encoder.push(&tp.0, tp.1, r.record) {
-                // The engine hands records in offset order: this is a bug, not input.
-                tracing::error!("encoding a batch: {e}");
-            }
-        }
-        let event = self.encoder.finish();
-        self.stats.invocations += 1;
-        self.stats.records_invoked += n as u64;
-        self.shared
-            .status
-            .send_modify(|s| s.records_invoked += n as u64);
-        self.shared.metrics.dispatched(n);
-        tracing::debug!(partition = %key(&tp), records = n, bytes = event.len(), attempt, "invoking");
-        let invoker = self.shared.invoker.clone();
-        let k = key(&tp);
-        let payload = event.payload();
-        let task = self.invocations.spawn(
-            async move {
-                let started = std::time::Instant::now();
-                let result = invoker.invoke(payload).await;
-                (id, k, result, started.elapsed())
-            }
-            .in_current_span(),
-        );
-        self.inflight.insert(id, (tp, n, task));
-    }
-
-    /// The metrics of a finished invocation of `records` records.
-    fn count_invocation(
-        &self,
-        result: &Result<Invocation, InvokeError>,
-        records: usize,
-        took: Duration,
-    ) {
-        let m = &self.shared.metrics;
-        m.invocation_duration.observe(took.as_secs_f64());
-        let failed = match result {
-            Ok(inv) => inv.function_error.is_some(),
-            Err(InvokeError::Throttled { .. }) => {
-                m.throttled.add(1);
-                true
-            }
-            Err(InvokeError::Timeout { .. }) => {
-                m.timed_out.add(1);
-                true
-            }
-            Err(_) => true,
-        };
-        if failed {
-            m.failed_invoke.add(records as u64);
-        }
-    }
-}
-
-/// The `responseContext` an invocation leaves for a batch given up after it. Errors that
-/// never reached the function get the status Lambda answers them with.
-fn response_context(result: &Result<Invocation, InvokeError>) -> ResponseContext {
-    match result {
-        Ok(inv) => ResponseContext {
-            status_code: inv.status_code,
-            executed_version: inv.executed_version.clone(),
-            function_error: inv.function_error.clone(),
-        },
-        Err(e) => ResponseContext {
-            status_code: match e {
-                InvokeError::Throttled { .. } => 429,
-                InvokeError::PayloadTooLarge { .. } => 413,
-                InvokeError::Function { .. } => 404,
-                InvokeError::Timeout { .. } => 200,
-                _ => 500,
-            },
-            executed_version: None,
-            function_error: matches!(e, InvokeError::Timeout { .. }).then(|| "Unhandled".into()),
-        },
     }
 }
 

@@ -67,3 +67,18 @@ impl fmt::Display for MappingStatus {
         )
     }
 }
+
+/// Publishes `text` as the `LastProcessingResult`, logging it when it changes.
+pub(super) fn set_last_processing_result(
+    status: &tokio::sync::watch::Sender<MappingStatus>,
+    text: String,
+) {
+    status.send_if_modified(|s| {
+        if s.last_processing_result == text {
+            return false;
+        }
+        tracing::info!(last_processing_result = %text, "processing result changed");
+        s.last_processing_result = text;
+        true
+    });
+}

@@ -143,14 +143,16 @@ pub fn start_mapping<I: Invoker + 'static>(
     let (status_tx, status) = tokio::sync::watch::channel(MappingStatus::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        runtime::run_with_options(
+        runtime::run(
             &mapping,
             invoker,
             async {
                 let _ = stopped.await;
             },
-            status_tx,
-            options,
+            RunOptions {
+                status: Some(status_tx),
+                ..options
+            },
         )
         .await
     });
