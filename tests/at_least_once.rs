@@ -19,8 +19,8 @@ use kafka_esm::invoke::{Invocation, InvokeError, Invoker};
 use kafka_esm::kafka::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use kafka_esm::kafka::fetcher::{FetchConfig, FetchPosition};
 use kafka_esm::runtime::RunOptions;
-use kafka_esm_rig::{Broker, Compression, Nisshi, NisshiOptions, Record, Storage, unique_name};
-use serde_json::{Value, json};
+use kafka_esm_rig::{Broker, Compression, Nisshi, NisshiOptions, Record, unique_name};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -122,19 +122,7 @@ impl Invoker for Function {
     ) -> impl std::future::Future<Output = Result<Invocation, InvokeError>> + Send {
         let this = self.clone();
         async move {
-            let event: Value = serde_json::from_slice(&payload).unwrap();
-            let records = event["records"]
-                .as_object()
-                .unwrap()
-                .values()
-                .flat_map(|rs| rs.as_array().unwrap().clone())
-                .map(|r| {
-                    (
-                        r["partition"].as_i64().unwrap() as i32,
-                        r["offset"].as_i64().unwrap(),
-                    )
-                })
-                .collect();
+            let records = common::event_records(&payload);
             let index = {
                 let mut calls = this.journal.calls.lock().unwrap();
                 calls.push(Call {
@@ -356,15 +344,7 @@ async fn invocations_longer_than_the_session_timeout_survive_a_rebalance_with_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_the_coordinator_could_not_take_is_sent_again_once_it_is_back() {
     common::trace();
-    let mut broker = tokio::task::spawn_blocking(|| {
-        Nisshi::start_with(NisshiOptions {
-            storage: Storage::Sqlite,
-            ..NisshiOptions::default()
-        })
-        .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut broker = common::sqlite_nisshi().await;
     let topic = unique_name("commit-retry");
     let group = unique_name("commit-retry-group");
     broker.create_topic(&topic, 1).unwrap();
@@ -415,15 +395,7 @@ async fn a_commit_the_coordinator_could_not_take_is_sent_again_once_it_is_back()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mapping_started_while_its_broker_is_down_waits_for_it_and_loses_nothing() {
     common::trace();
-    let mut broker = tokio::task::spawn_blocking(|| {
-        Nisshi::start_with(NisshiOptions {
-            storage: Storage::Sqlite,
-            ..NisshiOptions::default()
-        })
-        .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut broker = common::sqlite_nisshi().await;
     let topic = unique_name("broker-down");
     let group = unique_name("broker-down-group");
     broker.create_topic(&topic, 1).unwrap();

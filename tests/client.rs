@@ -462,16 +462,7 @@ async fn cluster_names_an_unknown_topic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_reconnects_after_a_broker_restart() {
     use kafka_esm::kafka::cluster::Cluster;
-    use kafka_esm_rig::{NisshiOptions, Storage};
-    let mut broker = tokio::task::spawn_blocking(|| {
-        Nisshi::start_with(NisshiOptions {
-            storage: Storage::Sqlite,
-            ..NisshiOptions::default()
-        })
-        .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut broker = common::sqlite_nisshi().await;
     let topic = kafka_esm_rig::unique_name("client-restart");
     tokio::task::block_in_place(|| broker.create_topic(&topic, 1)).unwrap();
     let cluster = Cluster::connect(

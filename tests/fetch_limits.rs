@@ -6,34 +6,12 @@
 mod common;
 
 use kafka_esm::config::from_cli_input_json;
-use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::metrics::Metrics;
 use kafka_esm::runtime::RunOptions;
 use kafka_esm_rig::{Broker, Compression, InvokeServer, Record, Reply, unique_name};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-async fn invoker(server: &InvokeServer) -> LambdaInvoker {
-    let config = common::local_aws(server.endpoint()).await;
-    LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), "my-fn", None)
-}
-
-/// The offsets an invocation carried, in order.
-fn offsets(body: &[u8]) -> Vec<i64> {
-    let event: Value = serde_json::from_slice(body).unwrap();
-    event["records"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|rs| {
-            rs.as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["offset"].as_i64().unwrap())
-        })
-        .collect()
-}
 
 /// A one-partition topic holding `n` records with `value_bytes`-byte values.
 fn topic_with(broker: &dyn Broker, prefix: &str, n: usize, value_bytes: usize) -> String {
@@ -83,7 +61,7 @@ async fn records_deleted_under_the_groups_offset_are_counted_dropped_and_the_res
     let metrics = Arc::new(Metrics::new(&mapping.uuid.to_string(), &topic));
     let running = common::start_mapping(
         mapping,
-        invoker(&server).await,
+        common::lambda_invoker(&server, "my-fn").await,
         RunOptions {
             metrics: Some(metrics.clone()),
             ..RunOptions::default()
@@ -92,7 +70,7 @@ async fn records_deleted_under_the_groups_offset_are_counted_dropped_and_the_res
     let req = tokio::time::timeout(Duration::from_secs(60), server.next_request())
         .await
         .expect("an invocation within 60 s");
-    assert_eq!(offsets(&req.body), (5..10).collect::<Vec<_>>());
+    assert_eq!(common::offsets(&req.body), (5..10).collect::<Vec<_>>());
     let status = running.status.clone();
     let stats = running.finish().await;
     // 2, 3 and 4 no longer exist: lost, and said so.
@@ -124,7 +102,7 @@ async fn a_batch_of_10000_records_is_invoked_once_they_are_there_not_after_the_w
     let metrics = Arc::new(Metrics::new(&mapping.uuid.to_string(), &topic));
     let running = common::start_mapping(
         mapping,
-        invoker(&server).await,
+        common::lambda_invoker(&server, "my-fn").await,
         RunOptions {
             metrics: Some(metrics.clone()),
             ..RunOptions::default()
@@ -152,7 +130,7 @@ async fn a_batch_of_10000_records_is_invoked_once_they_are_there_not_after_the_w
         .await
         .expect("the batch within 60 s, not after the 300 s window");
     let took = produced.elapsed();
-    assert_eq!(offsets(&req.body), (0..10_000).collect::<Vec<_>>());
+    assert_eq!(common::offsets(&req.body), (0..10_000).collect::<Vec<_>>());
     let stats = running.finish().await;
     assert_eq!((stats.invocations, stats.records_invoked), (1, 10_000));
     assert_eq!(common::committed(&broker, &topic, &group)[&0], 10_000);

@@ -10,10 +10,7 @@ use kafka_esm::kafka::conn::ConnectionConfig;
 use kafka_esm::kafka::fetcher::{
     FetchConfig, FetchError, FetchPosition, Fetcher, OffsetReset, PartitionRecords,
 };
-use kafka_esm_rig::{
-    Broker, Compression, Delivered, MockCluster, Nisshi, NisshiOptions, Record, Storage,
-    unique_name,
-};
+use kafka_esm_rig::{Broker, Compression, Delivered, MockCluster, Record, unique_name};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -570,15 +567,7 @@ async fn out_of_range_resets_by_policy_or_names_the_partition() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_loses_and_duplicates_nothing() {
     trace();
-    let mut broker = tokio::task::spawn_blocking(|| {
-        Nisshi::start_with(NisshiOptions {
-            storage: Storage::Sqlite,
-            ..NisshiOptions::default()
-        })
-        .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut broker = common::sqlite_nisshi().await;
     let topic = unique_name("fetcher-restart");
     tokio::task::block_in_place(|| broker.create_topic(&topic, 3)).unwrap();
     // The producer's clock: nisshi applies time retention when it starts, and records

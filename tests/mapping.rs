@@ -34,27 +34,6 @@ fn topic_with(broker: &dyn Broker, prefix: &str, n: usize) -> String {
     topic
 }
 
-/// The offsets an invocation carried.
-fn offsets(body: &[u8]) -> Vec<i64> {
-    let event: Value = serde_json::from_slice(body).unwrap();
-    event["records"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|rs| {
-            rs.as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["offset"].as_i64().unwrap())
-        })
-        .collect()
-}
-
-async fn invoker(server: &InvokeServer) -> LambdaInvoker {
-    let config = common::local_aws(server.endpoint()).await;
-    LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), "my-fn", None)
-}
-
 /// Runs the mapping in a task until the returned sender is used.
 fn start(
     mapping: kafka_esm::config::Mapping,
@@ -132,7 +111,7 @@ async fn the_function_receives_aws_events_and_offsets_are_committed_after_succes
     server.set_default(Reply::json(json!(null)));
     let bootstrap = broker.bootstrap();
     let mapping = from_cli_input_json(&mapping_json(&topic, &bootstrap, &group, 10)).unwrap();
-    let (stop, task) = start(mapping, invoker(&server).await);
+    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
 
     let mut got: BTreeMap<(i32, i64), Value> = BTreeMap::new();
     while got.len() < sent.len() {
@@ -227,7 +206,7 @@ async fn a_failing_batch_is_retried_whole_and_committed_only_after_it_succeeds()
     server.set_default(Reply::json(json!({"batchItemFailures": []})));
     let bootstrap = broker.bootstrap();
     let mapping = from_cli_input_json(&mapping_json(&topic, &bootstrap, &group, 100)).unwrap();
-    let (stop, task) = start(mapping, invoker(&server).await);
+    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
 
     let first = server.next_request().await;
     let second = server.next_request().await;
@@ -296,15 +275,15 @@ async fn a_batch_given_up_after_its_retries_is_dropped_and_processing_continues(
         json!({"MaximumRetryAttempts": 1}),
     ))
     .unwrap();
-    let (stop, task) = start(mapping, invoker(&server).await);
-    assert_eq!(offsets(&server.next_request().await.body), [0, 1]);
+    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
+    assert_eq!(common::offsets(&server.next_request().await.body), [0, 1]);
     assert_eq!(
-        offsets(&server.next_request().await.body),
+        common::offsets(&server.next_request().await.body),
         [0, 1],
         "one retry"
     );
     assert_eq!(
-        offsets(&server.next_request().await.body),
+        common::offsets(&server.next_request().await.body),
         [2, 3],
         "then the next batch"
     );
@@ -334,9 +313,12 @@ async fn a_partial_batch_response_retries_from_the_first_failed_record() {
         json!({"FunctionResponseTypes": ["ReportBatchItemFailures"]}),
     ))
     .unwrap();
-    let (stop, task) = start(mapping, invoker(&server).await);
-    assert_eq!(offsets(&server.next_request().await.body), [0, 1, 2, 3, 4]);
-    assert_eq!(offsets(&server.next_request().await.body), [3, 4]);
+    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
+    assert_eq!(
+        common::offsets(&server.next_request().await.body),
+        [0, 1, 2, 3, 4]
+    );
+    assert_eq!(common::offsets(&server.next_request().await.body), [3, 4]);
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     let committed = common::committed(&broker, &topic, &group);
@@ -352,8 +334,11 @@ async fn a_restart_resumes_from_the_groups_offsets_which_win_over_the_starting_p
     server.set_default(Reply::json(json!(null)));
     let first =
         from_cli_input_json(&mapping_json(&topic, &broker.bootstrap(), &group, 10)).unwrap();
-    let (stop, task) = start(first, invoker(&server).await);
-    assert_eq!(offsets(&server.next_request().await.body), [0, 1, 2]);
+    let (stop, task) = start(first, common::lambda_invoker(&server, "my-fn").await);
+    assert_eq!(
+        common::offsets(&server.next_request().await.body),
+        [0, 1, 2]
+    );
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
 
@@ -371,8 +356,8 @@ async fn a_restart_resumes_from_the_groups_offsets_which_win_over_the_starting_p
         json!({"StartingPosition": "LATEST"}),
     ))
     .unwrap();
-    let (stop, task) = start(second, invoker(&server).await);
-    assert_eq!(offsets(&server.next_request().await.body), [3, 4]);
+    let (stop, task) = start(second, common::lambda_invoker(&server, "my-fn").await);
+    assert_eq!(common::offsets(&server.next_request().await.body), [3, 4]);
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(server.requests().len(), 2, "nothing read twice");
@@ -390,7 +375,7 @@ async fn the_status_says_enabled_then_problem_then_ok_then_disabled() {
         from_cli_input_json(&mapping_json(&topic, &broker.bootstrap(), &group, 10)).unwrap();
     let (status, mut watch) = tokio::sync::watch::channel(runtime::MappingStatus::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let invoker = invoker(&server).await;
+    let invoker = common::lambda_invoker(&server, "my-fn").await;
     let task = tokio::spawn(async move {
         runtime::run(
             &mapping,
@@ -438,6 +423,22 @@ async fn the_status_says_enabled_then_problem_then_ok_then_disabled() {
 }
 
 /// Sends SIGTERM to a `kafka-esm run` child, checks it exits 0, and returns its stderr.
+/// `kafka-esm run --config file://FILE` with `mapping` written to `file`, AWS test
+/// credentials, its stderr piped (killed if the test drops it).
+fn run_with_file(file: &std::path::Path, mapping: String) -> tokio::process::Child {
+    std::fs::write(file, mapping).unwrap();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args(["run", "--config"])
+        .arg(format!("file://{}", file.display()))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
 async fn stop_cleanly(child: tokio::process::Child) -> String {
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
@@ -469,20 +470,11 @@ async fn kafka_esm_run_with_a_mapping_file_invokes_prints_its_status_and_stops_o
         10,
         json!({"KafkaEsm": {"LambdaEndpointUrl": server.endpoint(), "Region": "us-east-1"}}),
     );
-    std::fs::write(&file, mapping).unwrap();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
-        .args(["run", "--config"])
-        .arg(format!("file://{}", file.display()))
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("RUST_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = run_with_file(&file, mapping);
     let req = tokio::time::timeout(std::time::Duration::from_secs(60), server.next_request())
         .await
         .expect("an invocation");
-    assert_eq!(offsets(&req.body), [0, 1, 2]);
+    assert_eq!(common::offsets(&req.body), [0, 1, 2]);
     let err = stop_cleanly(child).await;
     assert!(err.contains("State: Enabled (USER_INITIATED)"), "{err}");
     assert!(err.contains("LastProcessingResult: OK"), "{err}");
@@ -525,13 +517,13 @@ async fn filter_criteria_invoke_only_matching_records_and_commit_past_the_rest()
         json!({"FilterCriteria": {"Filters": [{"Pattern": filter.to_string()}]}}),
     ))
     .unwrap();
-    let (stop, task) = start(mapping, invoker(&server).await);
+    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
     let mut invoked = Vec::new();
     while invoked.len() < 3 {
         let req = tokio::time::timeout(std::time::Duration::from_secs(60), server.next_request())
             .await
             .expect("an invocation within 60 s");
-        invoked.extend(offsets(&req.body));
+        invoked.extend(common::offsets(&req.body));
     }
     assert_eq!(invoked, [0, 2, 4], "only the records matching the filter");
     stop.send(()).unwrap();
@@ -668,21 +660,11 @@ async fn a_function_that_does_not_exist_stops_the_mapping_and_commits_nothing() 
             "KafkaEsm": {"LambdaEndpointUrl": server.endpoint(), "Region": "us-east-1"},
         }),
     );
-    std::fs::write(&file, mapping).unwrap();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
-        .args(["run", "--config"])
-        .arg(format!("file://{}", file.display()))
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("RUST_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = run_with_file(&file, mapping);
     let req = tokio::time::timeout(std::time::Duration::from_secs(60), server.next_request())
         .await
         .expect("an invocation");
-    assert_eq!(offsets(&req.body), [0, 1]);
+    assert_eq!(common::offsets(&req.body), [0, 1]);
     let (code, err) = exit_within(child, std::time::Duration::from_secs(60)).await;
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -732,7 +714,7 @@ async fn access_denied_stops_the_mapping_with_function_config_not_valid() {
     .unwrap();
     let running = common::start_mapping(
         mapping,
-        invoker(&server).await,
+        common::lambda_invoker(&server, "my-fn").await,
         runtime::RunOptions::default(),
     );
     let status = running.status.clone();

@@ -11,9 +11,7 @@ use kafka_esm::kafka::cluster::Cluster;
 use kafka_esm::kafka::produce::batch::ProduceRecord;
 use kafka_esm::kafka::producer::{Producer, ProducerConfig};
 use kafka_esm::kafka::wire::records::Compression as Codec;
-use kafka_esm_rig::{
-    Broker, Compression, MockCluster, Nisshi, NisshiOptions, Record, Storage, unique_name,
-};
+use kafka_esm_rig::{Broker, Compression, MockCluster, Record, unique_name};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -196,15 +194,7 @@ async fn null_keys_go_round_robin_and_idempotence_is_on_where_allowed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_between_sends_loses_and_duplicates_nothing() {
     trace();
-    let mut broker = tokio::task::spawn_blocking(|| {
-        Nisshi::start_with(NisshiOptions {
-            storage: Storage::Sqlite,
-            ..NisshiOptions::default()
-        })
-        .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut broker = common::sqlite_nisshi().await;
     let topic = unique_name("produce-restart");
     let c = cluster(&broker, &topic).await;
     let mut producer = Producer::new(c, ProducerConfig::default());

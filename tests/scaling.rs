@@ -14,10 +14,9 @@
 mod common;
 
 use kafka_esm::config::from_cli_input_json;
-use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::metrics::Metrics;
 use kafka_esm::runtime::{MappingStatus, RunOptions};
-use kafka_esm_rig::{Broker, Compression, InvokeRequest, InvokeServer, Record, Reply, unique_name};
+use kafka_esm_rig::{Broker, Compression, InvokeServer, Record, Reply, unique_name};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -41,28 +40,6 @@ fn produce(broker: &dyn Broker, topic: &str, partitions: i32, per_partition: usi
             .produce(topic, &records, Compression::Lz4)
     })
     .unwrap();
-}
-
-/// (partition, offset) of every record of an invocation, in event order.
-fn records_of(req: &InvokeRequest) -> Vec<(i32, i64)> {
-    let event: Value = serde_json::from_slice(&req.body).unwrap();
-    event["records"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|rs| rs.as_array().unwrap().clone())
-        .map(|r| {
-            (
-                r["partition"].as_i64().unwrap() as i32,
-                r["offset"].as_i64().unwrap(),
-            )
-        })
-        .collect()
-}
-
-async fn invoker(server: &InvokeServer, name: &str) -> LambdaInvoker {
-    let config = common::local_aws(server.endpoint()).await;
-    LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), name, None)
 }
 
 /// Waits (at most `within`) until the status satisfies `cond`.
@@ -123,7 +100,7 @@ async fn behind(broker: &dyn Broker, name: &str, partitions: i32, per_partition:
 fn exactly_once_in_order(server: &InvokeServer, partitions: i32, per_partition: usize) {
     let mut by_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
     for req in server.requests() {
-        for (p, o) in records_of(&req) {
+        for (p, o) in common::event_records(&req.body) {
             by_partition.entry(p).or_default().push(o);
         }
     }
@@ -152,7 +129,7 @@ async fn consumers_follow_the_lag_up_to_the_partition_count_and_back_losing_and_
         task,
     } = common::start_mapping(
         mapping,
-        invoker(&server, "my-fn").await,
+        common::lambda_invoker(&server, "my-fn").await,
         RunOptions::default(),
     );
     // Every consumer count the status ever showed.
@@ -223,7 +200,7 @@ async fn two_processes_never_run_more_members_together_than_the_topic_has_partit
     for _ in 0..2 {
         let running = common::start_mapping(
             mapping.clone(),
-            invoker(&server, "my-fn").await,
+            common::lambda_invoker(&server, "my-fn").await,
             RunOptions::default(),
         );
         tasks.push(running.task);
@@ -421,7 +398,7 @@ async fn a_second_process_shares_the_partitions_and_when_killed_the_first_takes_
         tokio::task::block_in_place(|| broker.refclient().list_offsets(&topic, None)).unwrap();
     let mut invoked: BTreeSet<(i32, i64)> = BTreeSet::new();
     for req in server.requests() {
-        invoked.extend(records_of(&req));
+        invoked.extend(common::event_records(&req.body));
     }
     for (p, o) in &offsets {
         for offset in o.earliest..o.latest {
@@ -527,8 +504,11 @@ async fn the_metrics_endpoint_reports_list_offsets_minus_the_committed_offsets()
         metrics: Some(metrics.clone()),
         ..RunOptions::default()
     };
-    let common::Running { stop, task, .. } =
-        common::start_mapping(mapping, invoker(&server, "my-fn").await, options);
+    let common::Running { stop, task, .. } = common::start_mapping(
+        mapping,
+        common::lambda_invoker(&server, "my-fn").await,
+        options,
+    );
     // Stable once every partition's failing batch was retried: its commits (sent right
     // after the successes) have landed by then.
     let mut failures: BTreeMap<i32, usize> = BTreeMap::new();
@@ -539,7 +519,9 @@ async fn the_metrics_endpoint_reports_list_offsets_minus_the_committed_offsets()
             .unwrap_or_else(|_| panic!("failures so far: {failures:?}"));
         seen += 1;
         if seen > 3 {
-            *failures.entry(records_of(&req)[0].0).or_default() += 1;
+            *failures
+                .entry(common::event_records(&req.body)[0].0)
+                .or_default() += 1;
         }
     }
     let ends =
@@ -603,7 +585,7 @@ async fn the_metrics_endpoint_reports_list_offsets_minus_the_committed_offsets()
     assert!(invocations >= seen as u64, "{invocations} < {seen}");
     let succeeded: usize = server.requests()[..3]
         .iter()
-        .map(|r| records_of(r).len())
+        .map(|r| common::event_records(&r.body).len())
         .sum();
     assert_eq!(
         invoked - failed,

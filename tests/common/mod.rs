@@ -8,10 +8,11 @@
 use kafka_esm::aws::{AwsOptions, StaticCredentials, sdk_config};
 use kafka_esm::config::Mapping;
 use kafka_esm::invoke::Invoker;
+use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
 use kafka_esm::kafka::conn::ConnectionConfig;
 use kafka_esm::runtime::{self, MappingStatus, RunOptions, RuntimeError, Stats};
-use kafka_esm_rig::{Broker, MockCluster, Nisshi};
+use kafka_esm_rig::{Broker, InvokeServer, MockCluster, Nisshi, NisshiOptions, Storage};
 use kafka_protocol::messages::ApiKey;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -43,6 +44,48 @@ pub async fn nisshi() -> Nisshi {
     tokio::task::spawn_blocking(|| Nisshi::start().unwrap())
         .await
         .unwrap()
+}
+
+/// A nisshi broker on sqlite storage: what it holds survives `kill` and `restart`.
+pub async fn sqlite_nisshi() -> Nisshi {
+    trace();
+    tokio::task::spawn_blocking(|| {
+        Nisshi::start_with(NisshiOptions {
+            storage: Storage::Sqlite,
+            ..NisshiOptions::default()
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// A Lambda invoker of function `name` at the rig's scriptable Invoke endpoint.
+pub async fn lambda_invoker(server: &InvokeServer, name: &str) -> LambdaInvoker {
+    let config = local_aws(server.endpoint()).await;
+    LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), name, None)
+}
+
+/// (partition, offset) of every record of a `SelfManagedKafka` event, in event order.
+pub fn event_records(body: &[u8]) -> Vec<(i32, i64)> {
+    let event: Value = serde_json::from_slice(body).unwrap();
+    event["records"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|rs| rs.as_array().unwrap().clone())
+        .map(|r| {
+            (
+                r["partition"].as_i64().unwrap() as i32,
+                r["offset"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The offsets of every record of a `SelfManagedKafka` event, in event order.
+pub fn offsets(body: &[u8]) -> Vec<i64> {
+    event_records(body).into_iter().map(|(_, o)| o).collect()
 }
 
 /// How we connect to `broker`. librdkafka's mock cluster announces JoinGroup v6 and
