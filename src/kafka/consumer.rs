@@ -577,9 +577,11 @@ impl GroupTask {
         let mut assign = |protocol: &str, members: &[MemberSubscription]| {
             leader_assign(&cluster, protocol, members)
         };
-        let joining = tokio::time::Instant::now();
         let generation = self.member.join(&mut assign).await?;
-        self.alive(joining);
+        // The coordinator starts this member's session when it completes the join, which
+        // may have waited for a whole rebalance: count from the answer (the margin covers
+        // its way back).
+        self.alive(tokio::time::Instant::now());
         self.member_id.send_replace(generation.member_id.clone());
         let cooperative = Assignor::from_name(&generation.protocol)
             .is_some_and(|a| a.rebalance_protocol() == RebalanceProtocol::Cooperative);
