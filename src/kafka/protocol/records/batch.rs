@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::compression::{Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, decompress};
 use super::legacy::{self, LOG_OVERHEAD, LegacyMessage, LegacyRecords, WrapperRecords};
-use super::record::{BatchContext, MIN_RECORD_SIZE, Records, TimestampType, V2Records};
+use super::record::{BatchContext, MIN_RECORD_SIZE, Record, TimestampType, V2Records};
 use crate::kafka::protocol::{DecodeError, Reader};
 
 /// The v2 batch length (after the length field) of a batch with no records.
@@ -480,6 +480,73 @@ impl RecordBatch {
                     Ok(Records::legacy(LegacyRecords::Wrapper(inner)).decompressed(decompressed))
                 }
             },
+        }
+    }
+}
+
+/// The records of one batch, in order. Yields an error at most once, then ends.
+#[derive(Debug, Clone)]
+pub struct Records {
+    inner: Inner,
+    /// The bytes decompressed for them (0 for an uncompressed batch, whose records slice
+    /// the input).
+    decompressed: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    V2(V2Records),
+    Legacy(LegacyRecords),
+    Done,
+}
+
+impl Records {
+    pub(crate) fn v2(records: V2Records) -> Self {
+        Self {
+            inner: Inner::V2(records),
+            decompressed: 0,
+        }
+    }
+
+    pub(crate) fn legacy(records: LegacyRecords) -> Self {
+        Self {
+            inner: Inner::Legacy(records),
+            decompressed: 0,
+        }
+    }
+
+    pub(crate) fn decompressed(mut self, bytes: usize) -> Self {
+        self.decompressed = bytes;
+        self
+    }
+
+    /// The bytes decompressed to read these records: the memory they hold beyond the
+    /// fetched bytes (0 for an uncompressed batch).
+    pub fn decompressed_len(&self) -> usize {
+        self.decompressed
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Record, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = match &mut self.inner {
+            Inner::V2(r) => r.next(),
+            Inner::Legacy(r) => r.next(),
+            Inner::Done => None,
+        };
+        if !matches!(item, Some(Ok(_))) {
+            self.inner = Inner::Done;
+        }
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.inner {
+            Inner::V2(r) => (0, Some(r.left as usize + 1)),
+            Inner::Legacy(_) => (0, None),
+            Inner::Done => (0, Some(0)),
         }
     }
 }

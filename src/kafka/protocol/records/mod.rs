@@ -19,9 +19,9 @@ mod transactions;
 #[cfg(test)]
 mod tests;
 
-pub use batch::{PartialBatch, RecordBatch, RecordBatches};
+pub use batch::{PartialBatch, RecordBatch, RecordBatches, Records};
 pub use compression::{Compression, DEFAULT_MAX_DECOMPRESSED_SIZE};
-pub use record::{HeaderSlices, Headers, Record, Records, TimestampType};
+pub use record::{HeaderSlices, Headers, Record, TimestampType};
 pub use transactions::{
     AbortedTransaction, AbortedTransactions, BatchVerdict, ControlRecordType, control_record_type,
 };
