@@ -9,29 +9,28 @@
 //! result. It never decides *when* to heartbeat, commit or rejoin: the consumer above
 //! drives it, so that in-flight work can be finished or abandoned before a revocation.
 
-use crate::kafka::TopicPartition;
 use crate::kafka::client::cluster::{Cluster, ClusterError, KafkaCode};
-use crate::kafka::client::conn::{ConnError, Connection};
-use crate::kafka::consumer::fetcher::FetchError;
+use crate::kafka::client::conn::Connection;
 use crate::kafka::protocol::DecodeError;
 use crate::kafka::protocol::messages::consumer_protocol::{self, Assignment, Subscription};
 use crate::kafka::protocol::messages::describe_groups::{self, DescribedGroup};
 use crate::kafka::protocol::messages::{
-    find_coordinator, heartbeat, join_group, leave_group, offset_commit, offset_fetch, sync_group,
+    find_coordinator, heartbeat, join_group, leave_group, sync_group,
 };
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
-use kafka_protocol::messages::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
-use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod error;
+mod offsets;
+
+pub use error::GroupError;
 
 /// Kafka error codes the group protocol reacts to.
 mod code {
@@ -66,83 +65,6 @@ pub struct GroupConfig {
     pub leader_sync_delay: Duration,
 }
 
-/// Why a group operation failed, and what the member should do about it.
-#[derive(Clone, Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum GroupError {
-    /// The group is rebalancing, or this member's generation or id is stale: stop
-    /// using the current assignment (finish or abandon in-flight work) and rejoin.
-    #[error("group {group}: {api:?} answered {code}; the member must rejoin")]
-    Rejoin {
-        group: String,
-        api: ApiKey,
-        code: KafkaCode,
-    },
-    /// Another member uses this group instance id.
-    #[error("group {group}: group instance id {instance} is in use by another member")]
-    Fenced { group: String, instance: String },
-    /// Any other Kafka error.
-    #[error("group {group}: {api:?} answered {code}")]
-    Kafka {
-        group: String,
-        api: ApiKey,
-        code: KafkaCode,
-    },
-    #[error("group {group}: {api:?} answer: {source}")]
-    Decode {
-        group: String,
-        api: ApiKey,
-        source: DecodeError,
-    },
-    /// A DescribeGroups answer without the group asked about.
-    #[error("group {group}: the DescribeGroups answer does not describe the group")]
-    NotDescribed { group: String },
-    #[error("group {group}: the leader's assignor failed: {reason}")]
-    Assignor { group: String, reason: String },
-    /// Resolving where newly assigned partitions start (ListOffsets) failed.
-    #[error("group {group}: resolving where the assigned partitions start: {source}")]
-    StartPosition {
-        group: String,
-        source: Box<FetchError>,
-    },
-    #[error(transparent)]
-    Cluster(#[from] ClusterError),
-}
-
-impl From<ConnError> for GroupError {
-    fn from(e: ConnError) -> Self {
-        GroupError::Cluster(ClusterError::Conn(e))
-    }
-}
-
-impl GroupError {
-    /// Whether the member should rejoin the group.
-    pub fn needs_rejoin(&self) -> bool {
-        matches!(self, GroupError::Rejoin { .. })
-    }
-
-    /// Whether trying again (after finding the coordinator) may succeed.
-    pub fn is_retriable(&self) -> bool {
-        match self {
-            GroupError::Rejoin { .. } => true,
-            GroupError::Kafka { code, .. } => code.is_retriable(),
-            GroupError::Cluster(e) => e.is_retriable(),
-            GroupError::StartPosition { source, .. } => source.is_retriable(),
-            _ => false,
-        }
-    }
-
-    /// The documented reason a mapping stopped by this error reports, where one applies.
-    pub fn reason(&self) -> Option<&'static str> {
-        match self {
-            GroupError::Kafka { code, .. } | GroupError::Rejoin { code, .. } => code.reason(),
-            GroupError::Cluster(e) => e.reason(),
-            GroupError::StartPosition { source, .. } => source.reason(),
-            _ => None,
-        }
-    }
-}
-
 /// The outcome of a rebalance for this member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Generation {
@@ -162,9 +84,10 @@ pub struct MemberSubscription {
     pub subscription: Subscription,
 }
 
-/// The leader's assignor: given the chosen protocol and every member's subscription,
-/// an assignment per member id.
-pub type Assignor<'a> = dyn FnMut(&str, &[MemberSubscription]) -> Result<BTreeMap<String, Assignment>, String>
+/// The leader's assignment function: given the chosen protocol and every member's
+/// subscription, an assignment per member id. (The strategies themselves are
+/// [`Assignor`](crate::kafka::consumer::assignor::Assignor)s.)
+pub type AssignFn<'a> = dyn FnMut(&str, &[MemberSubscription]) -> Result<BTreeMap<String, Assignment>, String>
     + Send
     + 'a;
 
@@ -312,7 +235,7 @@ impl GroupMember {
     /// `assign` over the members' subscriptions, then SyncGroup. Returns this member's
     /// generation and assignment. Retries coordinator moves and the member-id handshake
     /// (KIP-394); other errors are returned.
-    pub async fn join(&mut self, assign: &mut Assignor<'_>) -> Result<Generation, GroupError> {
+    pub async fn join(&mut self, assign: &mut AssignFn<'_>) -> Result<Generation, GroupError> {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             if attempt > 0
@@ -331,7 +254,7 @@ impl GroupMember {
         Err(last.expect("ATTEMPTS > 0"))
     }
 
-    async fn try_join(&mut self, assign: &mut Assignor<'_>) -> Result<Generation, GroupError> {
+    async fn try_join(&mut self, assign: &mut AssignFn<'_>) -> Result<Generation, GroupError> {
         let conn = self.coordinator().await?;
         let version = conn.pick_version::<JoinGroupRequest>(join_group::VERSIONS)?;
         let mut protocols = Vec::with_capacity(self.config.protocols.len());
@@ -568,114 +491,6 @@ impl GroupMember {
             return Err(self.kafka(ApiKey::DescribeGroups, group.error_code));
         }
         Ok(group)
-    }
-
-    /// The group's committed offsets for `partitions` (topic, partition); partitions
-    /// with no committed offset are absent.
-    pub async fn committed(
-        &mut self,
-        partitions: &[TopicPartition],
-    ) -> Result<BTreeMap<TopicPartition, i64>, GroupError> {
-        let conn = self.coordinator().await?;
-        // v8+ batch groups; one group needs the v1–v7 form.
-        let version = conn.pick_version::<OffsetFetchRequest>(1..=7)?;
-        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for (t, p) in partitions {
-            by_topic.entry(t.as_str()).or_default().push(*p);
-        }
-        let request = OffsetFetchRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.config.group_id.clone())))
-            .with_require_stable(version >= 7)
-            .with_topics(Some(
-                by_topic
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        OffsetFetchRequestTopic::default()
-                            .with_name(TopicName(StrBytes::from_string(t.to_string())))
-                            .with_partition_indexes(ps)
-                    })
-                    .collect(),
-            ));
-        let timeout = self.connection_config().request_timeout;
-        let body = self.call(&conn, &request, version, timeout).await?;
-        let resp =
-            offset_fetch::decode(body, version).map_err(self.decode_err(ApiKey::OffsetFetch))?;
-        let mut out = BTreeMap::new();
-        for group in resp.groups {
-            if group.error_code != 0 {
-                if Self::coordinator_moved(group.error_code) {
-                    self.coordinator = None;
-                }
-                return Err(self.kafka(ApiKey::OffsetFetch, group.error_code));
-            }
-            for topic in group.topics {
-                for p in topic.partitions {
-                    if p.error_code != 0 {
-                        return Err(self.kafka(ApiKey::OffsetFetch, p.error_code));
-                    }
-                    if p.committed_offset >= 0 {
-                        out.insert((topic.name.clone(), p.partition), p.committed_offset);
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Commits `offsets` ((topic, partition) → the next offset to consume) for this
-    /// member's generation. A stale generation is [`GroupError::Rejoin`]: nothing was
-    /// committed, and the records must be handled again by whoever owns them next.
-    pub async fn commit(
-        &mut self,
-        offsets: &BTreeMap<TopicPartition, i64>,
-    ) -> Result<(), GroupError> {
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        let conn = self.coordinator().await?;
-        // v9 is for the new (KIP-848) protocol's member epochs.
-        let version = conn
-            .pick_version::<OffsetCommitRequest>(offset_commit::VERSIONS.start().to_owned()..=8)?;
-        let mut by_topic: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for ((t, p), offset) in offsets {
-            by_topic.entry(t.as_str()).or_default().push(
-                OffsetCommitRequestPartition::default()
-                    .with_partition_index(*p)
-                    .with_committed_offset(*offset)
-                    .with_committed_leader_epoch(-1),
-            );
-        }
-        let request = OffsetCommitRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.config.group_id.clone())))
-            .with_generation_id_or_member_epoch(self.generation_id)
-            .with_member_id(StrBytes::from_string(self.member_id.clone()))
-            .with_group_instance_id(self.instance_id(version >= 7))
-            .with_retention_time_ms(-1)
-            .with_topics(
-                by_topic
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        OffsetCommitRequestTopic::default()
-                            .with_name(TopicName(StrBytes::from_string(t.to_string())))
-                            .with_partitions(ps)
-                    })
-                    .collect(),
-            );
-        let timeout = self.connection_config().request_timeout;
-        let body = self.call(&conn, &request, version, timeout).await?;
-        let resp =
-            offset_commit::decode(body, version).map_err(self.decode_err(ApiKey::OffsetCommit))?;
-        for topic in resp.topics {
-            for p in topic.partitions {
-                if p.error_code != 0 {
-                    if Self::coordinator_moved(p.error_code) {
-                        self.coordinator = None;
-                    }
-                    return Err(self.kafka(ApiKey::OffsetCommit, p.error_code));
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -8,8 +8,11 @@
 //! know the producer, AWS Lambda or the mapping engine.
 
 pub mod assignor;
+mod config;
 pub mod coordinator;
 pub mod fetcher;
 mod group_consumer;
+mod group_task;
 
-pub use group_consumer::{Consumer, ConsumerConfig, ConsumerError, ConsumerEvent};
+pub use config::ConsumerConfig;
+pub use group_consumer::{Consumer, ConsumerError, ConsumerEvent};

@@ -4,6 +4,7 @@
 //! the requests the fetcher sent are checked.
 
 use super::*;
+use crate::kafka::protocol::DecodeError;
 use bytes::{BufMut, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
@@ -25,6 +26,7 @@ use kafka_protocol::records::{
     TimestampType,
 };
 use std::sync::Mutex;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // ---------------------------------------------------------------------------------------
