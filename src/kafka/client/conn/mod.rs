@@ -11,14 +11,15 @@
 
 use crate::kafka::protocol::messages::ClientRequest;
 use crate::kafka::protocol::messages::api_versions::{self, ApiVersions};
+mod config;
+mod error;
 pub mod sasl;
 
-use crate::kafka::client::tls::{self, TlsConfig, TlsFailure};
-use crate::kafka::protocol::{DecodeError, Reader};
+use crate::kafka::client::tls::{self, TlsFailure};
+use crate::kafka::protocol::Reader;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader};
 use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
-use sasl::{SaslCredentials, SaslError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,119 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-/// How a connection behaves.
-#[derive(Clone, Debug)]
-pub struct ConnectionConfig {
-    /// Sent in every request header.
-    pub client_id: String,
-    /// The largest response frame accepted; a larger one closes the connection.
-    pub max_response_size: usize,
-    /// How long a request may wait for its response.
-    pub request_timeout: Duration,
-    /// How long the TCP connect may take.
-    pub connect_timeout: Duration,
-    /// Highest versions to use per API key, below what brokers announce: talks to a
-    /// cluster as to an older one (librdkafka's `broker.version.fallback` in spirit),
-    /// and lets tests exercise old-broker paths against a new broker.
-    pub version_caps: Vec<(ApiKey, i16)>,
-    /// TLS for every connection (`SSL`/`SASL_SSL`); plain TCP when absent.
-    pub tls: Option<TlsConfig>,
-    /// SASL authentication right after version negotiation, on every connection.
-    pub sasl: Option<Arc<SaslCredentials>>,
-}
-
-impl Default for ConnectionConfig {
-    fn default() -> Self {
-        ConnectionConfig {
-            client_id: "kafka-esm".into(),
-            max_response_size: 128 * 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            version_caps: Vec::new(),
-            tls: None,
-            sasl: None,
-        }
-    }
-}
-
-/// Why a request on a connection failed.
-#[derive(Clone, Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnError {
-    #[error("connecting to {broker}: {source}")]
-    Connect {
-        broker: Arc<str>,
-        source: Arc<std::io::Error>,
-    },
-    #[error("connecting to {broker}: no answer within {after:?}")]
-    ConnectTimeout { broker: Arc<str>, after: Duration },
-    #[error("connection to {broker} is closed: {reason}")]
-    Closed { broker: Arc<str>, reason: Arc<str> },
-    #[error("{api:?} v{version} to {broker}: no response within {after:?}")]
-    Timeout {
-        broker: Arc<str>,
-        api: ApiKey,
-        version: i16,
-        after: Duration,
-    },
-    #[error("encoding {api:?} v{version}: {reason}")]
-    Encode {
-        api: ApiKey,
-        version: i16,
-        reason: String,
-    },
-    #[error("{api:?} v{version} from {broker}: {source}")]
-    Decode {
-        broker: Arc<str>,
-        api: ApiKey,
-        version: i16,
-        source: DecodeError,
-    },
-    #[error("{api:?} to {broker}: error code {error_code}")]
-    ErrorCode {
-        broker: Arc<str>,
-        api: ApiKey,
-        error_code: i16,
-    },
-    #[error("{broker} supports no version of {api:?} that kafka-esm speaks")]
-    UnsupportedApi { broker: Arc<str>, api: ApiKey },
-    #[error("TLS with {broker}: {failure}")]
-    Tls {
-        broker: Arc<str>,
-        failure: TlsFailure,
-    },
-    #[error("SASL with {broker}: {source}")]
-    Sasl {
-        broker: Arc<str>,
-        source: Arc<SaslError>,
-    },
-}
-
-impl ConnError {
-    /// Whether a new connection (or another broker) may succeed where this one failed.
-    pub fn is_retriable(&self) -> bool {
-        matches!(
-            self,
-            ConnError::Connect { .. }
-                | ConnError::ConnectTimeout { .. }
-                | ConnError::Closed { .. }
-                | ConnError::Timeout { .. }
-        ) || matches!(self, ConnError::Sasl { source, .. } if source.is_retriable())
-    }
-
-    /// The documented reason a mapping stopped by this error reports, where one applies
-    /// (`EVENT_SOURCE_AUTHN_ERROR` for TLS failures).
-    pub fn reason(&self) -> Option<&'static str> {
-        match self {
-            ConnError::Tls { failure, .. } => Some(failure.reason()),
-            ConnError::Sasl { source, .. } => match source.as_ref() {
-                SaslError::Connection(e) => e.reason(),
-                e => Some(e.reason()),
-            },
-            _ => None,
-        }
-    }
-}
+pub use config::ConnectionConfig;
+pub use error::ConnError;
 
 type Reply = oneshot::Sender<Result<Bytes, ConnError>>;
 
