@@ -187,28 +187,25 @@ impl LeaderFetch {
         })
     }
 
-    /// A Fetch v1–v3 body (no sessions, no isolation level: those brokers have neither).
+    /// A Fetch v1–v3 body, encoded by [`fetch::encode_legacy_request`].
     fn encode_legacy(&self, version: i16, buf: &mut bytes::BytesMut) {
-        use bytes::BufMut;
-        buf.put_i32(-1); // replica id: a consumer
-        buf.put_i32(self.max_wait.as_millis().min(i32::MAX as u128) as i32);
-        buf.put_i32(self.min_bytes);
-        if version >= 3 {
-            buf.put_i32(self.max_bytes);
-        }
-        let topics = by_topic(self.plan.iter().map(|p| (p.key.0.as_str(), p)));
-        buf.put_i32(topics.len() as i32);
-        for (topic, parts) in topics {
-            // Topic names are at most 249 bytes: the i16 length can't overflow.
-            buf.put_i16(topic.len() as i16);
-            buf.put_slice(topic.as_bytes());
-            buf.put_i32(parts.len() as i32);
-            for p in parts {
-                buf.put_i32(p.key.1);
-                buf.put_i64(p.offset);
-                buf.put_i32(p.limit);
-            }
-        }
+        let max_wait_ms = self.max_wait.as_millis().min(i32::MAX as u128) as i32;
+        let topics = by_topic(self.plan.iter().map(|p| {
+            let partition = fetch::LegacyFetchPartition {
+                partition: p.key.1,
+                fetch_offset: p.offset,
+                partition_max_bytes: p.limit,
+            };
+            (p.key.0.as_str(), partition)
+        }));
+        fetch::encode_legacy_request(
+            buf,
+            version,
+            max_wait_ms,
+            self.min_bytes,
+            self.max_bytes,
+            &topics,
+        );
     }
 
     fn request(&self, sent: &Sent, version: i16) -> FetchRequest {

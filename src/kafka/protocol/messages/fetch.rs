@@ -1,5 +1,6 @@
 //! Fetch (key 1) responses, v1 to v18: per partition, its watermarks, aborted
-//! transactions and the raw records field.
+//! transactions and the raw records field; and Fetch v1–v3 requests
+//! ([`encode_legacy_request`]), which `kafka-protocol` does not encode.
 //!
 //! The records field is handed up as a zero-copy slice of the response
 //! ([`FetchPartition::records`]) for [`crate::kafka::protocol::records::RecordBatches`] to
@@ -10,7 +11,7 @@
 use super::flex::{Layout, check_version};
 use crate::kafka::protocol::records::AbortedTransaction;
 use crate::kafka::protocol::{DecodeError, Reader};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// The versions this decoder handles.
 pub const VERSIONS: std::ops::RangeInclusive<i16> = 1..=18;
@@ -160,6 +161,45 @@ fn partition(r: &mut Reader, l: Layout, version: i16) -> Result<FetchPartition, 
         preferred_read_replica,
         records,
     })
+}
+
+/// One partition of a Fetch v1–v3 request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LegacyFetchPartition {
+    pub partition: i32,
+    pub fetch_offset: i64,
+    pub partition_max_bytes: i32,
+}
+
+/// Encodes a Fetch v1–v3 request body (no sessions, no isolation level: those brokers
+/// have neither), which `kafka-protocol` no longer encodes: it starts at v4. `topics`
+/// are in the order to send, each with its partitions; `max_bytes` is sent from v3 on.
+pub fn encode_legacy_request(
+    buf: &mut BytesMut,
+    version: i16,
+    max_wait_ms: i32,
+    min_bytes: i32,
+    max_bytes: i32,
+    topics: &[(&str, Vec<LegacyFetchPartition>)],
+) {
+    buf.put_i32(-1); // replica id: a consumer
+    buf.put_i32(max_wait_ms);
+    buf.put_i32(min_bytes);
+    if version >= 3 {
+        buf.put_i32(max_bytes);
+    }
+    buf.put_i32(topics.len() as i32);
+    for (topic, parts) in topics {
+        // Topic names are at most 249 bytes: the i16 length can't overflow.
+        buf.put_i16(topic.len() as i16);
+        buf.put_slice(topic.as_bytes());
+        buf.put_i32(parts.len() as i32);
+        for p in parts {
+            buf.put_i32(p.partition);
+            buf.put_i64(p.fetch_offset);
+            buf.put_i32(p.partition_max_bytes);
+        }
+    }
 }
 
 #[cfg(test)]

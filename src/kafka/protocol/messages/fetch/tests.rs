@@ -158,3 +158,35 @@ fn lying_records_length_is_an_error() {
         Err(DecodeError::Truncated { .. })
     ));
 }
+
+#[test]
+fn a_legacy_request_is_laid_out_as_fetch_v1_to_v3() {
+    let topics = [(
+        "t",
+        vec![LegacyFetchPartition {
+            partition: 2,
+            fetch_offset: 7,
+            partition_max_bytes: 1024,
+        }],
+    )];
+    let mut v3 = BytesMut::new();
+    encode_legacy_request(&mut v3, 3, 500, 1, 4096, &topics);
+    let mut expected = Vec::new();
+    expected.extend((-1i32).to_be_bytes()); // replica id
+    expected.extend(500i32.to_be_bytes()); // max wait
+    expected.extend(1i32.to_be_bytes()); // min bytes
+    expected.extend(4096i32.to_be_bytes()); // max bytes (v3+)
+    expected.extend(1i32.to_be_bytes()); // topics
+    expected.extend(1i16.to_be_bytes());
+    expected.extend(b"t");
+    expected.extend(1i32.to_be_bytes()); // partitions
+    expected.extend(2i32.to_be_bytes());
+    expected.extend(7i64.to_be_bytes());
+    expected.extend(1024i32.to_be_bytes());
+    assert_eq!(&v3[..], &expected[..]);
+
+    let mut v2 = BytesMut::new();
+    encode_legacy_request(&mut v2, 2, 500, 1, 4096, &topics);
+    expected.drain(12..16);
+    assert_eq!(&v2[..], &expected[..]);
+}
