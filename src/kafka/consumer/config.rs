@@ -4,6 +4,10 @@ use crate::kafka::consumer::assignor::Assignor;
 use crate::kafka::consumer::fetcher::{FetchConfig, FetchPosition};
 use std::time::Duration;
 
+// Only named in the docs below.
+#[cfg(doc)]
+use crate::kafka::consumer::{Consumer, coordinator::GroupConfig};
+
 /// How a [`Consumer`] joins its group and fetches.
 #[derive(Clone, Debug)]
 pub struct ConsumerConfig {

@@ -4,6 +4,10 @@
 use crate::kafka::protocol::records::DEFAULT_MAX_DECOMPRESSED_SIZE;
 use std::time::Duration;
 
+// Only named in the docs below.
+#[cfg(doc)]
+use super::{FetchError, Fetcher};
+
 /// Which records a consumer sees of transactional producers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Isolation {
