@@ -1,20 +1,47 @@
 //! The Kafka client: a pure-Rust implementation of the parts of the Kafka protocol the
-//! mapping engine needs.
+//! mapping engine needs. It must not know about AWS Lambda, the mapping engine or the
+//! event format: it hands the layers above offsets, records and errors, nothing more.
 //!
-//! This layer owns everything between the broker's bytes and typed values: the wire codec
-//! ([`wire`]) today; connections, cluster metadata and the consumer group land next. It
-//! must not know about AWS Lambda, the mapping engine or the event format: it hands the
-//! layers above offsets, records and errors, nothing more.
+//! Four layers, each a folder; a layer imports only the layers listed before it:
+//! - [`protocol`]: sans-I/O. The primitive reader and decode errors, the record-batch
+//!   codec (decode, encode, compression, legacy message sets) and every request encoder
+//!   and response decoder we own. No I/O, no clock, no state between calls.
+//! - [`client`]: I/O. A connection to one broker (TLS, SASL, version negotiation) and the
+//!   cluster's metadata and leaders. No group, fetch or produce decisions.
+//! - [`consumer`]: the group consumer. Assignors (pure), the coordinator RPCs of a group
+//!   member, the fetcher, and the [`Consumer`] that ties them together.
+//! - [`producer`]: the partitioner and the produce loop ([`Producer`]).
+//!
+//! Outside `src/kafka`, prefer the names re-exported here.
 
-pub mod cluster;
-pub mod conn;
+pub mod client;
 pub mod consumer;
-pub mod coordinator;
-pub mod fetcher;
-pub mod group;
-pub mod messages;
-pub mod produce;
 pub mod producer;
-pub mod sasl;
-pub mod tls;
-pub mod wire;
+pub mod protocol;
+
+/// A topic and one of its partitions: the one name for this pair in the Kafka layer.
+pub type TopicPartition = (String, i32);
+
+pub use client::cluster::{Cluster, ClusterConfig, ClusterError};
+pub use client::conn::{ConnError, Connection, ConnectionConfig};
+pub use consumer::{Consumer, ConsumerConfig, ConsumerError, ConsumerEvent};
+pub use producer::{ProduceError, Producer, ProducerConfig};
+pub use protocol::DecodeError;
+pub use protocol::records::{Record, RecordBatches};
+
+// Old paths, kept until the callers move:
+pub use client::conn::sasl;
+pub use client::{cluster, conn, tls};
+pub use consumer::{coordinator, fetcher};
+pub use protocol as wire;
+pub use protocol::messages;
+/// Old path of [`consumer::assignor`], kept until the callers move.
+pub mod group {
+    pub use super::consumer::assignor;
+}
+/// Old paths of [`protocol::records::encode`] and [`producer::partitioner`], kept until
+/// the callers move.
+pub mod produce {
+    pub use super::producer::partitioner;
+    pub use super::protocol::records::encode as batch;
+}

@@ -1,0 +1,56 @@
+use super::*;
+use crate::kafka::protocol::messages::testing::{assert_truncations_fail, encode};
+use kafka_protocol::messages::HeartbeatResponse;
+use proptest::prelude::*;
+
+proptest! {
+    #[test]
+    fn round_trips_every_version(
+        version in VERSIONS,
+        throttle in any::<i32>(),
+        error_code in any::<i16>(),
+    ) {
+        let resp = HeartbeatResponse::default()
+            .with_throttle_time_ms(throttle)
+            .with_error_code(error_code);
+        let got = decode(encode(&resp, version), version).unwrap();
+        prop_assert_eq!(got, Heartbeat {
+            throttle_time_ms: if version >= 1 { throttle } else { 0 },
+            error_code,
+        });
+    }
+
+    #[test]
+    fn never_panics_on_arbitrary_bytes(
+        data in proptest::collection::vec(any::<u8>(), 0..32),
+        version in VERSIONS,
+    ) {
+        let _ = decode(Bytes::from(data), version);
+    }
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let resp = HeartbeatResponse::default()
+        .with_throttle_time_ms(5)
+        .with_error_code(27);
+    for version in VERSIONS {
+        let full = encode(&resp, version);
+        assert!(decode(full.clone(), version).is_ok());
+        assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
+    }
+}
+
+#[test]
+fn lying_tagged_field_count_is_refused_before_allocating() {
+    // v4: throttle, error code, then a tagged-field count of u32::MAX.
+    let body = Bytes::from_static(&[0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    let err = decode(body, 4).unwrap_err();
+    assert!(matches!(err, DecodeError::CountTooLarge { .. }), "{err}");
+}
+
+#[test]
+fn unsupported_versions_are_refused() {
+    assert!(decode(Bytes::from_static(&[0; 8]), -1).is_err());
+    assert!(decode(Bytes::from_static(&[0; 8]), 5).is_err());
+}
