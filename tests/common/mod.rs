@@ -204,8 +204,13 @@ pub fn start_mapping<I: Invoker + 'static>(
 
 impl Running {
     /// Stops the mapping and returns its stats (panicking if it failed).
+    /// A mapping that does not stop within 120 s fails the test (rather than hanging it).
     pub async fn finish(self) -> Stats {
         self.stop.send(()).unwrap();
-        self.task.await.unwrap().unwrap()
+        tokio::time::timeout(std::time::Duration::from_secs(120), self.task)
+            .await
+            .expect("the mapping stops within 120 s")
+            .unwrap()
+            .unwrap()
     }
 }
