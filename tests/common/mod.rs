@@ -204,12 +204,13 @@ pub fn start_mapping<I: Invoker + 'static>(
 
 impl Running {
     /// Stops the mapping and returns its stats (panicking if it failed).
-    /// A mapping that does not stop within 120 s fails the test (rather than hanging it).
+    /// A mapping that does not stop within 15 minutes fails the test (rather than hanging
+    /// the run until CI gives up; a slow stop, e.g. a coordinator search, still passes).
     pub async fn finish(self) -> Stats {
         self.stop.send(()).unwrap();
-        tokio::time::timeout(std::time::Duration::from_secs(120), self.task)
+        tokio::time::timeout(std::time::Duration::from_secs(900), self.task)
             .await
-            .expect("the mapping stops within 120 s")
+            .expect("the mapping stops within 15 minutes")
             .unwrap()
             .unwrap()
     }
