@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 /// A one-partition topic holding `n` records with `value_bytes`-byte values.
 fn topic_with(broker: &dyn Broker, prefix: &str, n: usize, value_bytes: usize) -> String {
-    let topic = unique_name(prefix);
     let records: Vec<Record> = (0..n)
         .map(|i| {
             let mut v = format!("v{i}-").into_bytes();
@@ -23,14 +22,7 @@ fn topic_with(broker: &dyn Broker, prefix: &str, n: usize, value_bytes: usize) -
             Record::new(None, Some(&v))
         })
         .collect();
-    tokio::task::block_in_place(|| {
-        broker.create_topic(&topic, 1)?;
-        broker
-            .refclient()
-            .produce(&topic, &records, Compression::None)
-    })
-    .unwrap();
-    topic
+    common::topic_holding(broker, prefix, 1, &records)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

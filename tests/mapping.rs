@@ -20,18 +20,10 @@ fn mapping_json(topic: &str, bootstrap: &str, group: &str, batch_size: u32) -> S
 
 /// A one-partition topic holding `n` records valued `v0`, `v1`, ...
 fn topic_with(broker: &dyn Broker, prefix: &str, n: usize) -> String {
-    let topic = unique_name(prefix);
     let records: Vec<Record> = (0..n)
         .map(|i| Record::new(None, Some(format!("v{i}").as_bytes())))
         .collect();
-    tokio::task::block_in_place(|| {
-        broker.create_topic(&topic, 1)?;
-        broker
-            .refclient()
-            .produce(&topic, &records, Compression::None)
-    })
-    .unwrap();
-    topic
+    common::topic_holding(broker, prefix, 1, &records)
 }
 
 /// Runs the mapping in a task until the returned sender is used.
@@ -682,7 +674,6 @@ async fn a_function_that_does_not_exist_stops_the_mapping_and_commits_nothing() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_denied_stops_the_mapping_with_function_config_not_valid() {
     let broker = common::nisshi().await;
-    let topic = unique_name("mapping-403");
     let group = unique_name("mapping-group");
     let records: Vec<Record> = (0..6)
         .map(|i| {
@@ -691,13 +682,7 @@ async fn access_denied_stops_the_mapping_with_function_config_not_valid() {
             r
         })
         .collect();
-    tokio::task::block_in_place(|| {
-        broker.create_topic(&topic, 2)?;
-        broker
-            .refclient()
-            .produce(&topic, &records, Compression::None)
-    })
-    .unwrap();
+    let topic = common::topic_holding(&broker, "mapping-403", 2, &records);
     let server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::error(
         403,

@@ -12,7 +12,10 @@ use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
 use kafka_esm::kafka::conn::ConnectionConfig;
 use kafka_esm::runtime::{self, MappingStatus, RunOptions, RuntimeError, Stats};
-use kafka_esm_rig::{Broker, InvokeServer, MockCluster, Nisshi, NisshiOptions, Storage};
+use kafka_esm_rig::{
+    Broker, Compression, InvokeServer, MockCluster, Nisshi, NisshiOptions, Record, Storage,
+    unique_name,
+};
 use kafka_protocol::messages::ApiKey;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -58,6 +61,25 @@ pub async fn sqlite_nisshi() -> Nisshi {
     })
     .await
     .unwrap()
+}
+
+/// A new topic (`prefix` made unique) of `partitions` partitions holding `records`,
+/// uncompressed, written by the reference client.
+pub fn topic_holding(
+    broker: &dyn Broker,
+    prefix: &str,
+    partitions: i32,
+    records: &[Record],
+) -> String {
+    let topic = unique_name(prefix);
+    tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, partitions)?;
+        broker
+            .refclient()
+            .produce(&topic, records, Compression::None)
+    })
+    .unwrap();
+    topic
 }
 
 /// A Lambda invoker of function `name` at the rig's scriptable Invoke endpoint.
