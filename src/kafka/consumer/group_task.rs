@@ -389,9 +389,7 @@ impl GroupTask {
                 _ = beat.tick() => match self.heartbeat().await {
                     Err(e) if evicted(&e) || Self::expired(&e) => {
                         tracing::warn!(group = %self.config.group_id, "lost while revoking: {e}");
-                        self.revoking.clear();
-                        self.pending.keep_only(|_| false);
-                        let _ = self.events.send(GroupEvent::Lost(partitions.clone())).await;
+                        self.lost_while_revoking(&partitions).await;
                         break Waited::Lost;
                     }
                     Err(e) if !e.is_retriable() => {
@@ -404,9 +402,7 @@ impl GroupTask {
                         group = %self.config.group_id,
                         "no heartbeat answered within the session timeout while revoking"
                     );
-                    self.revoking.clear();
-                    self.pending.keep_only(|_| false);
-                    let _ = self.events.send(GroupEvent::Lost(partitions.clone())).await;
+                    self.lost_while_revoking(&partitions).await;
                     break Waited::Lost;
                 }
                 _ = self.pending.due() => self.flush().await,
@@ -423,6 +419,18 @@ impl GroupTask {
         self.revoking.clear();
         self.pending.keep_only(|tp| self.owned.contains(tp));
         waited
+    }
+
+    /// The member was evicted (or its session ran out) while revoking `partitions`: they
+    /// may have new owners already, so their pending commits go and the consumer is told
+    /// they are lost.
+    async fn lost_while_revoking(&mut self, partitions: &[TopicPartition]) {
+        self.revoking.clear();
+        self.pending.keep_only(|_| false);
+        let _ = self
+            .events
+            .send(GroupEvent::Lost(partitions.to_vec()))
+            .await;
     }
 
     /// The member was evicted: every partition it held may have a new owner already.
