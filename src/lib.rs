@@ -33,3 +33,4 @@ pub mod metrics;
 pub mod runtime;
 pub mod scaling;
 pub mod security;
+pub mod serve;

@@ -37,6 +37,8 @@ enum LogFormat {
 enum Command {
     /// Run an event source mapping: consume, batch, invoke, commit.
     Run(Box<kafka_esm::config::MappingArgs>),
+    /// Serve Lambda's event source mapping API and run the mappings it manages.
+    Serve(Box<cli::serve::ServeArgs>),
     /// Talk to Kafka with kafka-esm's own client, to check connectivity.
     #[command(subcommand)]
     Kafka(cli::kafka::KafkaCommand),
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     init_logs(cli.log_format);
     match cli.command {
         Command::Run(args) => cli::run::run(*args),
+        Command::Serve(args) => cli::serve::serve(*args),
         Command::Kafka(command) => match cli::kafka::run(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

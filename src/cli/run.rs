@@ -105,8 +105,7 @@ pub fn run(args: MappingArgs) -> ExitCode {
 /// The mapping's function run on this host: `FunctionCommand` through `sh -c` (with
 /// `exec`, so a timeout's kill reaches the handler itself), served the Runtime API.
 fn local_invoker(mapping: &Mapping, command: &str) -> Result<LocalInvoker, LocalError> {
-    let mut function = LocalFunction::new(mapping.function.name.clone(), "sh");
-    function.args = vec!["-c".into(), format!("exec {command}").into()];
+    let mut function = LocalFunction::shell(mapping.function.name.clone(), command);
     if let Some(timeout) = mapping.esm.function_timeout {
         function.timeout = timeout;
     }
@@ -186,7 +185,7 @@ async fn print_status(mut status: tokio::sync::watch::Receiver<runtime::MappingS
 /// when the future is first polled (the runtime polls it only once the mapping is
 /// enabled): a signal during start-up then stops the mapping cleanly instead of killing
 /// the process with the signal's default action. Call it inside the async runtime.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

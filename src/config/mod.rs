@@ -54,4 +54,4 @@ pub use mapping::{
     RETRY_ATTEMPTS_CAP_WITH_DESTINATION, SecretSource, SecurityProtocol, StartingPosition,
 };
 pub use resolve::{DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW};
-pub use source::from_cli_input_json;
+pub use source::{from_cli_input_json, from_document};

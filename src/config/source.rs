@@ -27,6 +27,12 @@ pub fn from_cli_input_json(text: &str) -> Result<Mapping, ConfigErrors> {
     }
 }
 
+/// Resolves a mapping from a parsed document: the JSON body of a
+/// `CreateEventSourceMapping` request, or a stored one (`kafka-esm serve`).
+pub fn from_document(doc: &Value) -> Result<Mapping, ConfigErrors> {
+    resolve_document(doc, Report::default(), &BTreeSet::new())
+}
+
 /// `--cli-input-json`: `file://PATH`, inline JSON, or (kafka-esm only) a plain path.
 pub(super) fn load_document(src: &str) -> Result<Value, String> {
     let trimmed = src.trim_start();

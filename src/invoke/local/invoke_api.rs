@@ -26,7 +26,6 @@ use crate::http::Reply;
 use crate::invoke::{Invocation, InvokeError, Invoker};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 use std::collections::HashMap;
@@ -64,8 +63,7 @@ pub enum InvokeApiError {
 #[derive(Debug)]
 pub struct InvokeApi {
     listener: TcpListener,
-    functions: Arc<HashMap<String, Arc<LocalInvoker>>>,
-    events: Arc<Semaphore>,
+    handler: InvokeHandler,
 }
 
 impl InvokeApi {
@@ -81,14 +79,9 @@ impl InvokeApi {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| InvokeApiError::Bind { address, source })?;
-        let functions = functions
-            .into_iter()
-            .map(|f| (f.function().name.clone(), f))
-            .collect();
         Ok(InvokeApi {
             listener,
-            functions: Arc::new(functions),
-            events: Arc::new(Semaphore::new(MAX_EVENT_INVOCATIONS)),
+            handler: InvokeHandler::new(functions),
         })
     }
 
@@ -108,21 +101,76 @@ impl InvokeApi {
     /// Serves until the future is dropped; dropping it drops every connection, and any
     /// invocation they were waiting for (`Event` invocations run on, detached).
     pub async fn serve(self) {
-        let (functions, events) = (self.functions, self.events);
+        let handler = self.handler;
         crate::http::serve(self.listener, "Invoke API", move |req| {
-            handle(functions.clone(), events.clone(), req)
+            let handler = handler.clone();
+            async move { handler.handle(req).await }
         })
         .await
     }
 }
 
-async fn handle(
+/// The Invoke API's request handler, for a server of its own ([`InvokeApi`]) or a route
+/// of a larger one (`kafka-esm serve`'s endpoint).
+#[derive(Clone, Debug)]
+pub struct InvokeHandler {
     functions: Arc<HashMap<String, Arc<LocalInvoker>>>,
     events: Arc<Semaphore>,
-    req: Request<Incoming>,
-) -> Reply {
+    /// Refuse requests from web pages and non-loopback `Host`s (see the module's doc);
+    /// off when the server in front authenticates every request itself.
+    check_origin: bool,
+}
+
+impl InvokeHandler {
+    /// Serves `functions`, each under its [`LocalFunction::name`](super::LocalFunction::name).
+    pub fn new(functions: impl IntoIterator<Item = Arc<LocalInvoker>>) -> InvokeHandler {
+        InvokeHandler {
+            functions: Arc::new(
+                functions
+                    .into_iter()
+                    .map(|f| (f.function().name.clone(), f))
+                    .collect(),
+            ),
+            events: Arc::new(Semaphore::new(MAX_EVENT_INVOCATIONS)),
+            check_origin: true,
+        }
+    }
+
+    /// This handler without its own origin checks: for a server that authenticates every
+    /// request before it reaches here (`kafka-esm serve` with SigV4, or its own checks).
+    pub fn without_origin_checks(mut self) -> InvokeHandler {
+        self.check_origin = false;
+        self
+    }
+
+    /// Answers one request, whatever its body type.
+    pub async fn handle<B>(&self, req: Request<B>) -> Reply
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        handle(
+            self.functions.clone(),
+            self.events.clone(),
+            self.check_origin,
+            req,
+        )
+        .await
+    }
+}
+
+async fn handle<B>(
+    functions: Arc<HashMap<String, Arc<LocalInvoker>>>,
+    events: Arc<Semaphore>,
+    check_origin: bool,
+    req: Request<B>,
+) -> Reply
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut reply = match refused(&req) {
+    let mut reply = match refused(&req).filter(|_| check_origin) {
         Some(why) => error(StatusCode::FORBIDDEN, "AccessDeniedException", why),
         None => route(&functions, &events, req).await,
     };
@@ -133,7 +181,7 @@ async fn handle(
 }
 
 /// Why a request must not be served, whatever it asks: it comes from a web page.
-fn refused(req: &Request<Incoming>) -> Option<&'static str> {
+fn refused<B>(req: &Request<B>) -> Option<&'static str> {
     if req.headers().contains_key(ORIGIN) {
         return Some("requests from web pages (with an Origin header) are not served");
     }
@@ -151,7 +199,7 @@ fn refused(req: &Request<Incoming>) -> Option<&'static str> {
 /// Whether a `Host` header names this host by a loopback literal (127.0.0.0/8, `[::1]`,
 /// `localhost`), with or without a port. A DNS name that resolves to loopback is not
 /// one: that is how DNS rebinding reaches loopback servers.
-fn loopback_host(host: &str) -> bool {
+pub(crate) fn loopback_host(host: &str) -> bool {
     let port_ok = |port: &str| port.is_empty() || port.parse::<u16>().is_ok();
     if let Some(rest) = host.strip_prefix('[') {
         let Some((ip, tail)) = rest.split_once(']') else {
@@ -181,11 +229,15 @@ fn loopback_host(host: &str) -> bool {
                 .is_ok_and(|ip| ip.is_loopback()))
 }
 
-async fn route(
+async fn route<B>(
     functions: &HashMap<String, Arc<LocalInvoker>>,
     events: &Arc<Semaphore>,
-    req: Request<Incoming>,
-) -> Reply {
+    req: Request<B>,
+) -> Reply
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let Some(raw_name) = req
         .uri()
         .path()

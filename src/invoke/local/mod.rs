@@ -45,7 +45,7 @@ mod process;
 mod spawn;
 
 pub use api::MAX_PAYLOAD;
-pub use invoke_api::{InvokeApi, InvokeApiError};
+pub use invoke_api::{InvokeApi, InvokeApiError, InvokeHandler};
 pub use process::LocalInvoker;
 
 use std::ffi::OsString;
@@ -106,6 +106,14 @@ impl LocalFunction {
             region: "us-east-1".into(),
             concurrency: DEFAULT_CONCURRENCY,
         }
+    }
+
+    /// `name` run as the shell command line `command` (`sh -c`, with `exec`, so a
+    /// timeout's kill reaches the handler itself), with [`LocalFunction::new`]'s settings.
+    pub fn shell(name: impl Into<String>, command: &str) -> LocalFunction {
+        let mut function = LocalFunction::new(name, "sh");
+        function.args = vec!["-c".into(), format!("exec {command}").into()];
+        function
     }
 
     /// The ARN the process sees in `Lambda-Runtime-Invoked-Function-Arn`.

@@ -1,0 +1,128 @@
+//! `kafka-esm serve`: the event source mapping API and the mappings it manages, until
+//! Ctrl-C or SIGTERM.
+//!
+//! Exit codes: 0 after a clean stop, 2 when the options are refused (nothing started), 1
+//! when the state or the API could not be opened.
+
+use kafka_esm::aws::AwsOptions;
+use kafka_esm::serve::{Defaults, Identity, ServeOptions, Server, declare};
+use serde_json::{Map, Value};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs many event source mappings, managed through Lambda's API
+/// (`aws lambda create-event-source-mapping --endpoint-url http://127.0.0.1:9001 ...`).
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Where the API (and the local functions' Invoke API, and /metrics, /healthz,
+    /// /readyz) listens: a loopback address.
+    #[arg(long, env = "KAFKA_ESM_LISTEN", default_value = "127.0.0.1:9001")]
+    listen: SocketAddr,
+    /// The state directory: one file per mapping, written crash-safely. Default:
+    /// $XDG_STATE_HOME/kafka-esm, else ~/.local/state/kafka-esm.
+    #[arg(long, env = "KAFKA_ESM_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// A function run on this host, served the Lambda Runtime API: NAME=COMMAND (a shell
+    /// command line). Repeatable. A mapping whose FunctionName is NAME invokes it; any
+    /// other function is invoked on AWS Lambda.
+    #[arg(long = "function", value_name = "NAME=COMMAND")]
+    functions: Vec<String>,
+    /// A JSON file of local functions with their settings:
+    /// {"Functions": [{"FunctionName", "Command", "Timeout", "MemorySize", "Concurrency",
+    /// "Environment": {"Variables": {...}}, "WorkingDirectory"}]}.
+    #[arg(long, value_name = "PATH")]
+    functions_file: Option<PathBuf>,
+    /// The AWS region of the ARNs shown and of every AWS client; default: AWS_REGION,
+    /// AWS_DEFAULT_REGION, else us-east-1.
+    #[arg(long)]
+    region: Option<String>,
+    /// The account id in the ARNs shown.
+    #[arg(long, default_value = "000000000000")]
+    account_id: String,
+    /// Replaces the Lambda endpoint for functions that are not local.
+    #[arg(long, value_name = "URL")]
+    lambda_endpoint_url: Option<String>,
+}
+
+pub fn serve(args: ServeArgs) -> ExitCode {
+    let region = args
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".into());
+    let Some(state_dir) = args.state_dir.clone().or_else(default_state_dir) else {
+        eprintln!(
+            "kafka-esm serve: --state-dir: no default (neither XDG_STATE_HOME nor HOME is set)"
+        );
+        return ExitCode::from(2);
+    };
+    let functions = match declare(&args.functions, args.functions_file.as_deref(), &region) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("kafka-esm serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut esm = Map::new();
+    if let Some(r) = &args.region {
+        esm.insert("Region".into(), Value::String(r.clone()));
+    }
+    let options = ServeOptions {
+        listen: args.listen,
+        state_dir,
+        functions,
+        identity: Identity {
+            region: region.clone(),
+            account: args.account_id.clone(),
+        },
+        defaults: Defaults { esm },
+        lambda: AwsOptions {
+            region: Some(region),
+            endpoint_url: args.lambda_endpoint_url.clone(),
+            ..AwsOptions::default()
+        },
+        destination_aws: AwsOptions::default(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kafka-esm serve: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let shutdown = super::run::shutdown_signal();
+        let server = match Server::start(options).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("kafka-esm serve: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        eprintln!(
+            "kafka-esm serve: Lambda API at http://{} (aws lambda ... --endpoint-url http://{})",
+            server.local_addr(),
+            server.local_addr()
+        );
+        match server.run(shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kafka-esm serve: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn default_state_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .map(|d| d.join("kafka-esm"))
+}

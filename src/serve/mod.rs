@@ -1,0 +1,141 @@
+//! `kafka-esm serve`: many mappings in one process, driven through Lambda's event source
+//! mapping API, kept in a state store.
+//!
+//! The layer above the runtime (which runs one mapping): the API (`api.rs`, with its
+//! errors in `error.rs`), the stored mapping and its AWS shape (`document.rs`), the
+//! running mappings (`registry.rs`), the local functions (`functions.rs`) and the state
+//! (`state.rs` over `store.rs`). It must not reach below the runtime: it never speaks
+//! Kafka, batches or commits; a mapping is run by [`crate::runtime::run`] exactly as
+//! `kafka-esm run` runs one.
+
+mod api;
+mod document;
+mod error;
+mod functions;
+mod registry;
+mod state;
+mod store;
+
+pub use document::{API_ESM_KEYS, Defaults, Identity};
+pub use error::ApiError;
+pub use functions::{Functions, FunctionsError, declare};
+pub use store::StoreError;
+
+use crate::aws::AwsOptions;
+use crate::invoke::local::{InvokeHandler, LocalFunction};
+use registry::{Context, Registry};
+use state::StateStore;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::DirStore;
+use tokio::net::TcpListener;
+
+/// Why `serve` could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Functions(#[from] FunctionsError),
+    #[error(
+        "the API is not authenticated yet, so it serves loopback addresses only (127.0.0.0/8, ::1), not {0}"
+    )]
+    NotLoopback(SocketAddr),
+    #[error("binding the API to {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving the API: {0}")]
+    Serve(std::io::Error),
+}
+
+/// How `serve` runs.
+pub struct ServeOptions {
+    /// Where the API listens.
+    pub listen: SocketAddr,
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// The functions run on this host.
+    pub functions: Vec<LocalFunction>,
+    /// The region and account in the ARNs the API shows.
+    pub identity: Identity,
+    /// Added to every mapping's `KafkaEsm` section (the region, the Lambda endpoint).
+    pub defaults: Defaults,
+    /// The AWS Lambda client's settings, for functions that are not local.
+    pub lambda: AwsOptions,
+    /// The on-failure destinations' AWS settings.
+    pub destination_aws: AwsOptions,
+}
+
+/// A started `serve`: its API bound, its stored mappings running.
+pub struct Server {
+    listener: TcpListener,
+    api: Arc<api::Api>,
+}
+
+impl Server {
+    /// Opens the state, starts the stored mappings and binds the API.
+    pub async fn start(options: ServeOptions) -> Result<Server, ServeError> {
+        if !options.listen.ip().is_loopback() {
+            return Err(ServeError::NotLoopback(options.listen));
+        }
+        let functions = Functions::new(options.functions, options.lambda)?;
+        let invoke = InvokeHandler::new(functions.local().cloned()).without_origin_checks();
+        let registry = Registry::new(Context {
+            defaults: options.defaults,
+            identity: options.identity,
+            functions,
+            destination_aws: options.destination_aws,
+        });
+        let dir = DirStore::open(&options.state_dir)?;
+        for stored in dir.load()? {
+            match stored.resolve(&registry.context().defaults) {
+                Ok(mapping) => registry.put(stored, mapping),
+                Err(e) => tracing::error!(
+                    uuid = %stored.uuid,
+                    "a stored mapping no longer resolves, not started: {e}"
+                ),
+            }
+        }
+        let listener =
+            TcpListener::bind(options.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    address: options.listen,
+                    source,
+                })?;
+        let api = Arc::new(api::Api {
+            registry,
+            store: StateStore::Dir(Arc::new(dir)),
+            invoke,
+            write: tokio::sync::Mutex::new(()),
+        });
+        Ok(Server { listener, api })
+    }
+
+    /// The address the API listens on (the port chosen when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves until `shutdown` resolves, then stops every mapping (each finishes and
+    /// commits its batches in flight).
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let registry = self.api.registry.clone();
+        let router = api::router(self.api);
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        registry.shutdown().await;
+        served.map_err(ServeError::Serve)
+    }
+}
