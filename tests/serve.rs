@@ -26,6 +26,10 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path) -> Serve {
+        Serve::start_args(dir, &[])
+    }
+
+    fn start_args(dir: &Path, args: &[&str]) -> Serve {
         let report = dir.join("report.jsonl");
         let functions = dir.join("functions.json");
         let python = rig_tool("venv/bin/python").unwrap();
@@ -42,10 +46,22 @@ impl Serve {
             .to_string(),
         )
         .unwrap();
-        Serve::start_with(dir.join("state"), report, functions, dir.join("serve.log"))
+        Serve::start_with(
+            dir.join("state"),
+            report,
+            functions,
+            dir.join("serve.log"),
+            args,
+        )
     }
 
-    fn start_with(state: PathBuf, report: PathBuf, functions: PathBuf, log: PathBuf) -> Serve {
+    fn start_with(
+        state: PathBuf,
+        report: PathBuf,
+        functions: PathBuf,
+        log: PathBuf,
+        args: &[&str],
+    ) -> Serve {
         let port = free_port().unwrap();
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -58,6 +74,7 @@ impl Serve {
             .arg(&state)
             .arg("--functions-file")
             .arg(&functions)
+            .args(args)
             .env("RUST_LOG", "warn,kafka_esm::serve=info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -94,12 +111,17 @@ impl Serve {
 
     /// `aws lambda ARGS --endpoint-url ...`: the parsed JSON output, or the error text.
     fn aws(&self, args: &[&str]) -> Result<Value, String> {
+        self.aws_as(args, ("AKIDEXAMPLE", "secret"))
+    }
+
+    /// [`Serve::aws`] signing with `(key id, secret)`.
+    fn aws_as(&self, args: &[&str], key: (&str, &str)) -> Result<Value, String> {
         let out = Command::new(rig_tool("awscli-venv/bin/aws").unwrap())
             .arg("lambda")
             .args(args)
             .args(["--endpoint-url", &self.endpoint(), "--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_ACCESS_KEY_ID", key.0)
+            .env("AWS_SECRET_ACCESS_KEY", key.1)
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
@@ -928,9 +950,10 @@ fn persistence(broker: &Nisshi) {
     }
     let (state, report, functions, log) = serve.kill9();
     let acknowledged = writer.join().unwrap();
-    assert!(acknowledged.len() >= 19, "{}", acknowledged.len());
+    // 20 files: the running mapping's, and at most one written but not yet answered.
+    assert!(acknowledged.len() >= 18, "{}", acknowledged.len());
 
-    let serve = Serve::start_with(state, report, functions, log);
+    let serve = Serve::start_with(state, report, functions, log, &[]);
     let listed = serve.aws_ok(&["list-event-source-mappings", "--max-items", "1000"]);
     let back: Vec<&str> = listed["EventSourceMappings"]
         .as_array()
@@ -954,4 +977,144 @@ fn persistence(broker: &Nisshi) {
     let after: Vec<i64> = batches[seen..].iter().flatten().copied().collect();
     assert_eq!(after, [3], "resumed from the committed offset: {batches:?}");
     serve.stop();
+}
+
+/// With API credentials every request must carry a valid SigV4 signature: the AWS CLI
+/// with a known key succeeds; a wrong secret, an unknown key, an unsigned or a stale
+/// request get 403 with AWS's error types, and nothing they ask is done.
+#[test]
+fn with_api_credentials_only_correctly_signed_requests_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    std::fs::write(
+        &keys,
+        json!({"Credentials": [{"AccessKeyId": "AKIDSERVE", "SecretAccessKey": "s3cr3t/key"}]})
+            .to_string(),
+    )
+    .unwrap();
+    let credentials = format!("file://{}", keys.display());
+    let serve = Serve::start_args(dir.path(), &["--api-credentials", &credentials]);
+    let good = ("AKIDSERVE", "s3cr3t/key");
+    let create = [
+        "create-event-source-mapping",
+        "--function-name",
+        "reporter",
+        "--topics",
+        "t",
+        "--starting-position",
+        "LATEST",
+        "--no-enabled",
+        "--self-managed-event-source",
+        r#"{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["127.0.0.1:1"]}}"#,
+    ];
+    for (key, expected) in [
+        (("AKIDSERVE", "wrong"), "InvalidSignatureException"),
+        (("AKIDOTHER", "s3cr3t/key"), "UnrecognizedClientException"),
+    ] {
+        let e = serve.aws_as(&create, key).unwrap_err();
+        assert!(e.contains(expected), "{key:?}: {e}");
+    }
+    let mut unsigned = create.to_vec();
+    unsigned.push("--no-sign-request");
+    let e = serve.aws_as(&unsigned, good).unwrap_err();
+    assert!(e.contains("MissingAuthenticationTokenException"), "{e}");
+    // Signed correctly, but 20 minutes ago.
+    let body = r#"{"FunctionName": "reporter", "Topics": ["t"], "StartingPosition": "LATEST",
+        "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["127.0.0.1:1"]}}}"#;
+    let then = std::time::SystemTime::now() - Duration::from_secs(20 * 60);
+    let headers = sign_headers(serve.port, body, good, then);
+    let extra: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, kind, answer) = http(
+        serve.port,
+        "POST",
+        "/2015-03-31/event-source-mappings/",
+        body,
+        &extra,
+    );
+    assert_eq!(
+        (status, kind.as_str()),
+        (403, "InvalidSignatureException"),
+        "{answer}"
+    );
+    assert!(
+        answer["message"].as_str().unwrap().contains("expired"),
+        "{answer}"
+    );
+    assert_eq!(
+        std::fs::read_dir(serve.state.join("mappings"))
+            .unwrap()
+            .count(),
+        0,
+        "no refused request was acted on"
+    );
+    // The same request signed now is served.
+    let headers = sign_headers(serve.port, body, good, std::time::SystemTime::now());
+    let extra: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, answer) = http(
+        serve.port,
+        "POST",
+        "/2015-03-31/event-source-mappings/",
+        body,
+        &extra,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let created = serve.aws_as(&["list-event-source-mappings"], good).unwrap();
+    assert_eq!(created["EventSourceMappings"].as_array().unwrap().len(), 1);
+    assert!(
+        !serve.log().contains("s3cr3t"),
+        "the secret is never logged"
+    );
+    serve.stop();
+}
+
+/// The headers an SDK adds to sign a Create with `key` at `time`.
+fn sign_headers(
+    port: u16,
+    body: &str,
+    key: (&str, &str),
+    time: std::time::SystemTime,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = aws_credential_types::Credentials::new(key.0, key.1, None, None, "t").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("lambda")
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap();
+    let host = format!("127.0.0.1:{port}");
+    let request = SignableRequest::new(
+        "POST",
+        "/2015-03-31/event-source-mappings/",
+        [("host", host.as_str())].into_iter(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(request, &params.into()).unwrap().into_parts();
+    instructions
+        .headers()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// On a non-loopback address without API credentials, serve refuses to start.
+#[test]
+fn serve_refuses_a_non_loopback_address_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--state-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--api-credentials"), "{err}");
 }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// Where the API (and the local functions' Invoke API, and /metrics, /healthz,
-    /// /readyz) listens: a loopback address.
+    /// /readyz) listens: a loopback address, or any address with --api-credentials.
     #[arg(long, env = "KAFKA_ESM_LISTEN", default_value = "127.0.0.1:9001")]
     listen: SocketAddr,
     /// The state directory: one file per mapping, written crash-safely. Default:
@@ -40,6 +40,12 @@ pub struct ServeArgs {
     /// The account id in the ARNs shown.
     #[arg(long, default_value = "000000000000")]
     account_id: String,
+    /// The keys allowed to call the API, as file://PATH of
+    /// {"Credentials": [{"AccessKeyId": "...", "SecretAccessKey": "..."}]}: every request
+    /// must then be signed with one of them (AWS Signature Version 4, as the AWS CLI and
+    /// SDKs sign). Required when --listen is not a loopback address.
+    #[arg(long, env = "KAFKA_ESM_API_CREDENTIALS", value_name = "file://PATH")]
+    api_credentials: Option<String>,
     /// Replaces the Lambda endpoint for functions that are not local.
     #[arg(long, value_name = "URL")]
     lambda_endpoint_url: Option<String>,
@@ -84,6 +90,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             ..AwsOptions::default()
         },
         destination_aws: AwsOptions::default(),
+        api_credentials: args.api_credentials.clone(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -11,6 +11,7 @@ use super::document::{Defaults, DocumentError, Identity, StoredMapping};
 use super::error::ApiError;
 use super::functions;
 use super::registry::{Registry, View};
+use super::sigv4::Verifier;
 use super::state::StateStore;
 use crate::invoke::local::InvokeHandler;
 use axum::Router;
@@ -33,6 +34,9 @@ pub struct Api {
     pub registry: Arc<Registry>,
     pub store: StateStore,
     pub invoke: InvokeHandler,
+    /// `None`: requests need no signature (the API binds loopback only), but must not
+    /// come from a web page (see [`guard`]).
+    pub verifier: Option<Verifier>,
     /// One change at a time.
     pub write: tokio::sync::Mutex<()>,
 }
@@ -80,7 +84,7 @@ pub fn router(api: Shared) -> Router {
         .fallback(|| async {
             ApiError::unknown_operation("no such operation on this endpoint (kafka-esm serve)")
         })
-        .layer(middleware::from_fn(guard));
+        .layer(middleware::from_fn_with_state(api.clone(), guard));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -100,13 +104,32 @@ fn not_allowed(message: &str) -> ApiError {
     ApiError::method_not_allowed(message)
 }
 
-/// Lets a request through only if it can't come from a web page: no `Origin`, a
-/// loopback `Host` (the API binds loopback only and requests carry no credentials).
-async fn guard(req: Request, next: Next) -> Response {
-    if let Some(why) = web_page(req.headers()) {
-        return ApiError::access_denied(why).into_response();
+/// Lets a request through only if it is signed by a known key (with API credentials), or
+/// (without) if it can't come from a web page: no `Origin`, a loopback `Host`. A request
+/// body is read here only to verify its signature; nothing is acted on before.
+async fn guard(State(api): State<Shared>, req: Request, next: Next) -> Response {
+    let Some(verifier) = &api.verifier else {
+        if let Some(why) = web_page(req.headers()) {
+            return ApiError::access_denied(why).into_response();
+        }
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    // The largest body any operation takes: an Invoke payload.
+    let limit = crate::invoke::local::MAX_PAYLOAD + 1024;
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        return ApiError {
+            kind: "RequestTooLargeException",
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!("the request body is larger than {limit} bytes"),
+        }
+        .into_response();
+    };
+    if let Err(e) = verifier.verify(&parts, &body, std::time::SystemTime::now()) {
+        tracing::info!(method = %parts.method, path = %parts.uri.path(), "refused: {e}");
+        return e.into_response();
     }
-    next.run(req).await
+    next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
 /// Why a request may come from a web page (a DNS-rebinding attack, a cross-origin

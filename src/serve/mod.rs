@@ -13,12 +13,14 @@ mod document;
 mod error;
 mod functions;
 mod registry;
+mod sigv4;
 mod state;
 mod store;
 
 pub use document::{API_ESM_KEYS, Defaults, Identity};
 pub use error::ApiError;
 pub use functions::{Functions, FunctionsError, declare};
+pub use sigv4::CredentialsError;
 pub use store::StoreError;
 
 use crate::aws::AwsOptions;
@@ -41,9 +43,11 @@ pub enum ServeError {
     #[error(transparent)]
     Functions(#[from] FunctionsError),
     #[error(
-        "the API is not authenticated yet, so it serves loopback addresses only (127.0.0.0/8, ::1), not {0}"
+        "{0} is not a loopback address: give --api-credentials, so that every request is verified (SigV4)"
     )]
     NotLoopback(SocketAddr),
+    #[error(transparent)]
+    Credentials(#[from] sigv4::CredentialsError),
     #[error("binding the API to {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -69,6 +73,9 @@ pub struct ServeOptions {
     pub lambda: AwsOptions,
     /// The on-failure destinations' AWS settings.
     pub destination_aws: AwsOptions,
+    /// `file://PATH` of the keys allowed to call the API: every request is then verified
+    /// (AWS Signature Version 4). Required on a non-loopback address.
+    pub api_credentials: Option<String>,
 }
 
 /// A started `serve`: its API bound, its stored mappings running.
@@ -80,9 +87,13 @@ pub struct Server {
 impl Server {
     /// Opens the state, starts the stored mappings and binds the API.
     pub async fn start(options: ServeOptions) -> Result<Server, ServeError> {
-        if !options.listen.ip().is_loopback() {
-            return Err(ServeError::NotLoopback(options.listen));
-        }
+        let verifier = match &options.api_credentials {
+            Some(uri) => Some(sigv4::Verifier::from_uri(uri, &options.identity.region)?),
+            None if !options.listen.ip().is_loopback() => {
+                return Err(ServeError::NotLoopback(options.listen));
+            }
+            None => None,
+        };
         let functions = Functions::new(options.functions, options.lambda)?;
         let invoke = InvokeHandler::new(functions.local().cloned()).without_origin_checks();
         let registry = Registry::new(Context {
@@ -112,6 +123,7 @@ impl Server {
             registry,
             store: StateStore::Dir(Arc::new(dir)),
             invoke,
+            verifier,
             write: tokio::sync::Mutex::new(()),
         });
         Ok(Server { listener, api })
