@@ -68,10 +68,12 @@ impl Serve {
             .append(true)
             .open(&log)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--state-dir")
-            .arg(&state)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kafka-esm"));
+        command.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+        if !args.contains(&"--state") {
+            command.arg("--state-dir").arg(&state);
+        }
+        let child = command
             .arg("--functions-file")
             .arg(&functions)
             .args(args)
@@ -171,6 +173,22 @@ impl Serve {
                     .iter()
                     .map(|o| o.as_i64().unwrap())
                     .collect()
+            })
+            .collect()
+    }
+
+    /// Every `partition:offset` the function received.
+    fn records(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.report).unwrap_or_default();
+        text.lines()
+            .flat_map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                v["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
             })
             .collect()
     }
@@ -1117,4 +1135,172 @@ fn serve_refuses_a_non_loopback_address_without_credentials() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--api-credentials"), "{err}");
+}
+
+/// Three instances on one `kafka://` state topic: a mapping created through one runs on
+/// all three, which split its partitions; an update through one reaches all three;
+/// concurrent updates through two end the same everywhere; killing one moves its
+/// partitions to the others with nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_share_mappings_through_a_state_topic() {
+    let broker = common::nisshi().await;
+    tokio::task::spawn_blocking(move || cluster(&broker))
+        .await
+        .unwrap();
+}
+
+fn delivered_everywhere(instances: &[&Serve], expected: &[String], within: Duration) -> Vec<usize> {
+    let deadline = Instant::now() + within;
+    loop {
+        let per: Vec<Vec<String>> = instances.iter().map(|s| s.records()).collect();
+        let all: std::collections::BTreeSet<&String> = per.iter().flatten().collect();
+        if expected.iter().all(|r| all.contains(r)) {
+            return per.iter().map(Vec::len).collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not everything delivered: {} of {}\n{}",
+            expected.iter().filter(|r| all.contains(r)).count(),
+            expected.len(),
+            instances
+                .iter()
+                .map(|s| s.log())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn cluster(broker: &Nisshi) {
+    let topic = unique_name("serve-cluster");
+    broker.create_topic(&topic, 6).unwrap();
+    let state = format!(
+        "kafka://{}/{}",
+        broker.bootstrap(),
+        unique_name("esm-state")
+    );
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut instances: Vec<Serve> = dirs
+        .iter()
+        .map(|d| Serve::start_args(d.path(), &["--state", &state]))
+        .collect();
+    let body = json!({
+        "FunctionName": "reporter",
+        "Topics": [topic],
+        "StartingPosition": "TRIM_HORIZON",
+        "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [broker.bootstrap()]}},
+        "BatchSize": 10,
+        "MaximumBatchingWindowInSeconds": 0,
+        "KafkaEsm": {"SessionTimeout": 6},
+    });
+    let created_at = Instant::now();
+    let (status, _, created) = instances[0].http(
+        "POST",
+        "/2015-03-31/event-source-mappings/",
+        &body.to_string(),
+    );
+    assert_eq!(status, 202, "{created}");
+    let uuid = created["UUID"].as_str().unwrap().to_string();
+    for s in &instances {
+        s.wait_for(&uuid, Duration::from_secs(30), |m| m["State"] == "Enabled");
+    }
+    eprintln!(
+        "serve cluster: a Create reached three instances, Enabled, in {:?}",
+        created_at.elapsed()
+    );
+
+    let values: Vec<String> = (0..60).map(|i| format!("r{i}")).collect();
+    let records: Vec<Record> = values
+        .iter()
+        .map(|v| Record::new(Some(v.as_bytes()), Some(v.as_bytes())))
+        .collect();
+    let delivered: Vec<String> = broker
+        .refclient()
+        .produce(&topic, &records, Compression::None)
+        .unwrap()
+        .iter()
+        .map(|d| format!("{}:{}", d.partition, d.offset))
+        .collect();
+    let all: Vec<&Serve> = instances.iter().collect();
+    let per = delivered_everywhere(&all, &delivered, Duration::from_secs(90));
+    eprintln!("serve cluster: records delivered per instance: {per:?}");
+    assert!(
+        per.iter().filter(|n| **n > 0).count() >= 2,
+        "the partitions are shared: {per:?}"
+    );
+
+    // An update through one instance reaches all three.
+    let updated_at = Instant::now();
+    instances[1].aws_ok(&[
+        "update-event-source-mapping",
+        "--uuid",
+        &uuid,
+        "--batch-size",
+        "7",
+    ]);
+    for s in &instances {
+        s.wait_for(&uuid, Duration::from_secs(30), |m| m["BatchSize"] == 7);
+    }
+    eprintln!(
+        "serve cluster: an update reached all three instances in {:?}",
+        updated_at.elapsed()
+    );
+    for s in &instances {
+        s.wait_for(&uuid, Duration::from_secs(30), |m| m["State"] == "Enabled");
+    }
+
+    // Concurrent updates through two instances: both written, the later one in the log
+    // wins on every instance.
+    let (a, c) = (instances[0].port, instances[2].port);
+    let path = format!("/2015-03-31/event-source-mappings/{uuid}");
+    let (pa, pc) = (path.clone(), path.clone());
+    let ta = std::thread::spawn(move || http(a, "PUT", &pa, r#"{"BatchSize": 11}"#, &[]).0);
+    let tc = std::thread::spawn(move || http(c, "PUT", &pc, r#"{"BatchSize": 13}"#, &[]).0);
+    let (sa, sc) = (ta.join().unwrap(), tc.join().unwrap());
+    assert!(sa == 202 || sc == 202, "{sa} {sc}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let settled = loop {
+        let sizes: Vec<Value> = instances
+            .iter()
+            .map(|s| s.aws_ok(&["get-event-source-mapping", "--uuid", &uuid])["BatchSize"].clone())
+            .collect();
+        if sizes.iter().all(|b| *b == sizes[0]) && sizes[0] != 7 {
+            break sizes[0].clone();
+        }
+        assert!(Instant::now() < deadline, "instances disagree: {sizes:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!(
+        "serve cluster: concurrent updates 11 ({sa}) and 13 ({sc}) settled on {settled} everywhere"
+    );
+    for s in &instances {
+        s.wait_for(&uuid, Duration::from_secs(30), |m| m["State"] == "Enabled");
+    }
+
+    // Kill one: its partitions move to the others after the session, nothing lost.
+    let killed = instances.pop().unwrap();
+    killed.kill9();
+    let values: Vec<String> = (60..120).map(|i| format!("r{i}")).collect();
+    let records: Vec<Record> = values
+        .iter()
+        .map(|v| Record::new(Some(v.as_bytes()), Some(v.as_bytes())))
+        .collect();
+    let delivered: Vec<String> = broker
+        .refclient()
+        .produce(&topic, &records, Compression::None)
+        .unwrap()
+        .iter()
+        .map(|d| format!("{}:{}", d.partition, d.offset))
+        .collect();
+    let killed_at = Instant::now();
+    let all: Vec<&Serve> = instances.iter().collect();
+    delivered_everywhere(&all, &delivered, Duration::from_secs(120));
+    eprintln!(
+        "serve cluster: after kill -9 of one instance, the other two delivered every new record within {:?}",
+        killed_at.elapsed()
+    );
+    for s in instances {
+        s.stop();
+    }
 }

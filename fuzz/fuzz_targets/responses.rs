@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
 
 fn decode(which: u8, v: i16, body: &[u8]) {
     let body = Bytes::copy_from_slice(body);
-    match which % 18 {
+    match which % 19 {
         0 => drop(api_versions::decode(body, v)),
         1 => drop(metadata::decode(body, v)),
         2 => drop(fetch::decode(body, v)),
@@ -48,6 +48,7 @@ fn decode(which: u8, v: i16, body: &[u8]) {
         14 => drop(sasl_authenticate::decode(body, v)),
         15 => drop(consumer_protocol::decode_subscription(body)),
         16 => drop(consumer_protocol::decode_assignment(body)),
-        _ => drop(describe_groups::decode(body, v)),
+        17 => drop(describe_groups::decode(body, v)),
+        _ => drop(create_topics::decode(body, v)),
     }
 }

@@ -5,7 +5,7 @@
 //! when the state or the API could not be opened.
 
 use kafka_esm::aws::AwsOptions;
-use kafka_esm::serve::{Defaults, Identity, ServeOptions, Server, declare};
+use kafka_esm::serve::{Defaults, Identity, ServeOptions, Server, StateLocation, declare};
 use serde_json::{Map, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,8 +21,12 @@ pub struct ServeArgs {
     listen: SocketAddr,
     /// The state directory: one file per mapping, written crash-safely. Default:
     /// $XDG_STATE_HOME/kafka-esm, else ~/.local/state/kafka-esm.
-    #[arg(long, env = "KAFKA_ESM_STATE_DIR")]
+    #[arg(long, env = "KAFKA_ESM_STATE_DIR", conflicts_with = "state")]
     state_dir: Option<PathBuf>,
+    /// Keep the mappings in a compacted Kafka topic instead, shared by every serve given
+    /// the same one: kafka://HOST:PORT[,HOST:PORT...]/TOPIC (created if absent; plaintext).
+    #[arg(long, env = "KAFKA_ESM_STATE", value_name = "kafka://HOST:PORT/TOPIC")]
+    state: Option<String>,
     /// A function run on this host, served the Lambda Runtime API: NAME=COMMAND (a shell
     /// command line). Repeatable. A mapping whose FunctionName is NAME invokes it; any
     /// other function is invoked on AWS Lambda.
@@ -58,11 +62,18 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         .or_else(|| std::env::var("AWS_REGION").ok())
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .unwrap_or_else(|| "us-east-1".into());
-    let Some(state_dir) = args.state_dir.clone().or_else(default_state_dir) else {
-        eprintln!(
-            "kafka-esm serve: --state-dir: no default (neither XDG_STATE_HOME nor HOME is set)"
-        );
-        return ExitCode::from(2);
+    let state = match (
+        &args.state,
+        args.state_dir.clone().or_else(default_state_dir),
+    ) {
+        (Some(uri), _) => StateLocation::Kafka(uri.clone()),
+        (None, Some(dir)) => StateLocation::Dir(dir),
+        (None, None) => {
+            eprintln!(
+                "kafka-esm serve: --state-dir: no default (neither XDG_STATE_HOME nor HOME is set)"
+            );
+            return ExitCode::from(2);
+        }
     };
     let functions = match declare(&args.functions, args.functions_file.as_deref(), &region) {
         Ok(f) => f,
@@ -77,7 +88,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     }
     let options = ServeOptions {
         listen: args.listen,
-        state_dir,
+        state,
         functions,
         identity: Identity {
             region: region.clone(),

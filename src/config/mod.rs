@@ -53,5 +53,6 @@ pub use mapping::{
     FunctionName, Mapping, OnFailureDestination, ProvisionedPollers,
     RETRY_ATTEMPTS_CAP_WITH_DESTINATION, SecretSource, SecurityProtocol, StartingPosition,
 };
+pub use names::check_topic;
 pub use resolve::{DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW};
 pub use source::{from_cli_input_json, from_document};

@@ -12,6 +12,7 @@ mod api;
 mod document;
 mod error;
 mod functions;
+mod kafka_store;
 mod registry;
 mod sigv4;
 mod state;
@@ -41,6 +42,8 @@ pub enum ServeError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    StateTopic(#[from] kafka_store::KafkaStoreError),
+    #[error(transparent)]
     Functions(#[from] FunctionsError),
     #[error(
         "{0} is not a loopback address: give --api-credentials, so that every request is verified (SigV4)"
@@ -61,8 +64,8 @@ pub enum ServeError {
 pub struct ServeOptions {
     /// Where the API listens.
     pub listen: SocketAddr,
-    /// The state directory.
-    pub state_dir: PathBuf,
+    /// Where the mappings are kept.
+    pub state: StateLocation,
     /// The functions run on this host.
     pub functions: Vec<LocalFunction>,
     /// The region and account in the ARNs the API shows.
@@ -76,6 +79,15 @@ pub struct ServeOptions {
     /// `file://PATH` of the keys allowed to call the API: every request is then verified
     /// (AWS Signature Version 4). Required on a non-loopback address.
     pub api_credentials: Option<String>,
+}
+
+/// Where `serve` keeps its mappings.
+#[derive(Clone, Debug)]
+pub enum StateLocation {
+    /// A state directory on this host (one `serve` at a time).
+    Dir(PathBuf),
+    /// `kafka://HOST:PORT[,...]/TOPIC`: a compacted topic shared by every instance.
+    Kafka(String),
 }
 
 /// A started `serve`: its API bound, its stored mappings running.
@@ -102,16 +114,24 @@ impl Server {
             functions,
             destination_aws: options.destination_aws,
         });
-        let dir = DirStore::open(&options.state_dir)?;
-        for stored in dir.load()? {
-            match stored.resolve(&registry.context().defaults) {
-                Ok(mapping) => registry.put(stored, mapping),
-                Err(e) => tracing::error!(
-                    uuid = %stored.uuid,
-                    "a stored mapping no longer resolves, not started: {e}"
-                ),
+        let store = match &options.state {
+            StateLocation::Dir(path) => {
+                let dir = DirStore::open(path)?;
+                for stored in dir.load()? {
+                    match stored.resolve(&registry.context().defaults) {
+                        Ok(mapping) => registry.put(stored, mapping),
+                        Err(e) => tracing::error!(
+                            uuid = %stored.uuid,
+                            "a stored mapping no longer resolves, not started: {e}"
+                        ),
+                    }
+                }
+                StateStore::Dir(Arc::new(dir))
             }
-        }
+            StateLocation::Kafka(uri) => StateStore::Kafka(Arc::new(
+                kafka_store::KafkaStore::open(uri, registry.clone()).await?,
+            )),
+        };
         let listener =
             TcpListener::bind(options.listen)
                 .await
@@ -121,7 +141,7 @@ impl Server {
                 })?;
         let api = Arc::new(api::Api {
             registry,
-            store: StateStore::Dir(Arc::new(dir)),
+            store,
             invoke,
             verifier,
             write: tokio::sync::Mutex::new(()),

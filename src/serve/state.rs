@@ -1,8 +1,9 @@
-//! The state store `serve` was started with, behind one interface for the API: a change
-//! is written durably, then applied to the [`Registry`] (so a Get right after a Create
-//! finds the mapping).
+//! The state store `serve` was started with (a directory, or a Kafka topic), behind one
+//! interface for the API: a change is written durably, then applied to the [`Registry`]
+//! (so a Get right after a Create finds the mapping).
 
 use super::document::StoredMapping;
+use super::kafka_store::{KafkaStore, KafkaStoreError};
 use super::registry::Registry;
 use super::store::{DirStore, StoreError};
 use crate::config::Mapping;
@@ -14,6 +15,17 @@ use uuid::Uuid;
 pub enum StateStore {
     /// A state directory on this host.
     Dir(Arc<DirStore>),
+    /// A compacted topic every instance shares.
+    Kafka(Arc<KafkaStore>),
+}
+
+/// Why a change could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Dir(#[from] StoreError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaStoreError),
 }
 
 impl StateStore {
@@ -23,7 +35,7 @@ impl StateStore {
         registry: &Arc<Registry>,
         stored: StoredMapping,
         mapping: Mapping,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), StateError> {
         match self {
             StateStore::Dir(dir) => {
                 let dir = dir.clone();
@@ -32,11 +44,13 @@ impl StateStore {
                 registry.put(stored, mapping);
                 Ok(())
             }
+            // Applied by the topic's reader, in log order, before this returns.
+            StateStore::Kafka(kafka) => Ok(kafka.put(&stored).await?),
         }
     }
 
     /// Removes mapping `uuid` from the store and applies the removal.
-    pub async fn delete(&self, registry: &Arc<Registry>, uuid: Uuid) -> Result<(), StoreError> {
+    pub async fn delete(&self, registry: &Arc<Registry>, uuid: Uuid) -> Result<(), StateError> {
         match self {
             StateStore::Dir(dir) => {
                 let dir = dir.clone();
@@ -44,6 +58,7 @@ impl StateStore {
                 registry.remove(uuid);
                 Ok(())
             }
+            StateStore::Kafka(kafka) => Ok(kafka.delete(uuid).await?),
         }
     }
 }

@@ -46,7 +46,8 @@ def report(event, context):
     import json
 
     offsets = [r["offset"] for batch in event["records"].values() for r in batch]
-    line = {"eventSource": event["eventSource"], "offsets": offsets}
+    records = [f"{r['partition']}:{r['offset']}" for batch in event["records"].values() for r in batch]
+    line = {"eventSource": event["eventSource"], "offsets": offsets, "records": records}
     with open(os.environ["KAFKA_ESM_TEST_REPORT"], "a") as out:
         out.write(json.dumps(line) + "\n")
     return None

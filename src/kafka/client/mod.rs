@@ -6,6 +6,7 @@
 //! every byte it sends or reads. It must not make group, fetch or produce decisions, nor
 //! retry a request on its own: the consumer and producer layers above decide that.
 
+pub mod admin;
 pub mod cluster;
 pub mod conn;
 pub mod tls;

@@ -9,6 +9,7 @@
 
 pub mod api_versions;
 pub mod consumer_protocol;
+pub mod create_topics;
 pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
