@@ -488,13 +488,21 @@ impl GroupState {
     }
 
     /// The member was evicted (or its session ran out) while revoking: the partitions
-    /// being revoked may have new owners already, so their pending commits go and the
-    /// consumer is told they are lost.
+    /// being revoked, and those it kept (a cooperative member keeps some through a
+    /// rebalance), may have new owners already, so the pending commits go and the
+    /// consumer is told they are all lost, as [`GroupState::lose_all`] does.
     fn lost_while_revoking(&mut self) {
         let Phase::Revoking { partitions, .. } = std::mem::replace(&mut self.phase, Phase::Joining)
         else {
             return;
         };
+        let kept = std::mem::take(&mut self.owned);
+        let partitions: Vec<TopicPartition> = partitions
+            .into_iter()
+            .chain(kept)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         self.actions.push_back(Action::ForgetCommits);
         self.actions.push_back(Action::Lost {
             partitions,

@@ -382,3 +382,29 @@ fn heartbeat_results_are_classified() {
         Beat::Gone
     );
 }
+
+#[test]
+fn eviction_during_a_cooperative_revocation_loses_every_partition_held() {
+    let t = Instant::now();
+    let mut s = member(cooperative(), &[0, 1, 2], t);
+    s.round_ended();
+    s.joined(2, cooperative(), set(&[1, 2]), t);
+    assert_eq!(actions(&mut s), [Action::Revoke(tps(&[0]))]);
+    s.revocation_announced(t);
+    s.heartbeat_answered(t + BEAT, Beat::Gone);
+    // Evicted: the partitions kept through the rebalance may have new owners too.
+    assert_eq!(
+        actions(&mut s),
+        [
+            Action::ForgetCommits,
+            Action::Lost {
+                partitions: tps(&[0, 1, 2]),
+                stop_if_gone: false
+            },
+            Action::ForgetUnheldCommits,
+            Action::Rejoin
+        ]
+    );
+    assert!(s.owned.is_empty(), "the next join lists none as owned");
+    assert!(!s.holds(&tp(1)));
+}
