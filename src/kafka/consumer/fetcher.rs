@@ -9,13 +9,16 @@
 //! broker errors are retried on a later [`Fetcher::fetch`] call, never in a loop inside one.
 //!
 //! Sans-I/O, as quinn-proto is driven by quinn: every decision (positions, sessions,
-//! backoff, the reset policy, what a response's errors do) is the pure `state::FetchState` machine's;
-//! [`Fetcher`] is the thin tokio loop that does the I/O (`request`) and feeds it.
+//! backoff, the reset policy, what a response's errors do) is the pure `state.rs`
+//! machine's (`FetchState`), and the requests it plans are plain data (`plan.rs`);
+//! [`Fetcher`] is the thin tokio loop that sends them (`request.rs`) and feeds the
+//! answers back.
 
 mod config;
 mod drain;
 mod error;
 mod lookup;
+mod plan;
 mod request;
 mod responses;
 mod state;

@@ -3,7 +3,8 @@
 //! reset the position, or fail). Pure: the answers and the time they arrived come in as
 //! arguments; nothing here does I/O or reads the clock.
 
-use super::request::{LeaderOutcome, Planned, Sent, Session};
+use super::plan::{Planned, Sent, Session};
+use super::request::LeaderOutcome;
 use super::state::{FetchState, Pos};
 use super::{FetchError, FetchPosition, OffsetReset, PartitionRecords, drain};
 use crate::kafka::client::cluster::KafkaCode;

@@ -9,7 +9,7 @@
 //! task or read the clock: time comes in as an [`Instant`] argument, leaders through a
 //! lookup function.
 
-use super::request::{LeaderFetch, Planned, Resolve, Session};
+use super::plan::{LeaderFetch, Planned, Resolve, Session};
 use super::{FetchConfig, FetchError, FetchPosition, PositionReset};
 use crate::kafka::TopicPartition;
 use crate::kafka::client::cluster::{KafkaCode, Leader};

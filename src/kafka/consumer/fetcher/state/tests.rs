@@ -2,7 +2,8 @@
 //! (reset policy, backoff, pause, sessions, throttling) is checked with no socket and no
 //! sleep.
 
-use super::super::request::{LeaderOutcome, Sent};
+use super::super::plan::Sent;
+use super::super::request::LeaderOutcome;
 use super::super::tests::batch;
 use super::*;
 use crate::kafka::client::conn::ConnError;
