@@ -74,7 +74,7 @@ pub struct PositionReset {
 
 /// The fetch side of a consumer. See the module docs.
 ///
-/// A thin async driver: the decisions are [`FetchState`]'s; this does the I/O (metadata
+/// A thin async driver: the decisions are `FetchState`'s; this does the I/O (metadata
 /// reloads, ListOffsets, the Fetch requests, idling) and feeds the answers back.
 pub struct Fetcher {
     cluster: Arc<Cluster>,
