@@ -2,18 +2,22 @@
 //! heartbeats, serves commits, announces assignment changes and waits for revocations to
 //! be acknowledged. The consumer and the task talk through [`GroupEvent`]s and
 //! [`Command`]s.
+//!
+//! Sans-I/O, as quinn-proto is driven by quinn: every join, heartbeat and revocation
+//! decision is [`GroupState`]'s (`state.rs`); this file is the thin async loop that
+//! carries out its [`Action`]s (the coordinator's RPCs, the channels to the consumer,
+//! commits) and feeds back what came of them. It must not decide when to rejoin, revoke
+//! or give partitions up.
 
 use super::config::ConsumerConfig;
 use super::pending_commits::PendingCommits;
 use crate::kafka::TopicPartition;
-use crate::kafka::client::cluster::{Cluster, KafkaCode};
-use crate::kafka::consumer::assignor::{self, Assignor, RebalanceProtocol};
+use crate::kafka::client::cluster::Cluster;
 use crate::kafka::consumer::coordinator::{
     GroupConfig, GroupError, GroupMember, MemberSubscription,
 };
 use crate::kafka::consumer::fetcher::{FetchPosition, list_offsets};
-use crate::kafka::protocol::messages::consumer_protocol::{Subscription, TopicPartitions};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -44,31 +48,6 @@ enum Next {
     Stop,
 }
 
-/// How waiting for a revocation's acknowledgement ended.
-enum Waited {
-    Acked,
-    /// The coordinator evicted the member meanwhile: the partitions are lost.
-    Lost,
-    Stop,
-}
-
-/// Error codes of a heartbeat that mean this member is no longer in the group (its
-/// partitions may have new owners), as opposed to a rebalance it takes part in.
-const UNKNOWN_MEMBER_ID: i16 = 25;
-const ILLEGAL_GENERATION: i16 = 22;
-const REBALANCE_IN_PROGRESS: i16 = 27;
-
-/// Whether `e` says the member was evicted or its generation is gone.
-fn evicted(e: &GroupError) -> bool {
-    matches!(
-        e,
-        GroupError::Rejoin {
-            code: KafkaCode(UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION),
-            ..
-        }
-    )
-}
-
 /// Owns the [`GroupMember`]: joins, heartbeats, serves commits, announces assignment
 /// changes and waits for revocations to be acknowledged.
 pub(super) struct GroupTask {
@@ -77,17 +56,9 @@ pub(super) struct GroupTask {
     member: GroupMember,
     events: mpsc::Sender<GroupEvent>,
     commands: mpsc::Receiver<Command>,
-    /// The partitions the consumer holds, and the generation they are from.
-    owned: BTreeSet<TopicPartition>,
-    owned_generation: i32,
-    /// Partitions announced revoked and not acknowledged yet: their final commits are
-    /// still taken.
-    revoking: BTreeSet<TopicPartition>,
+    /// The decisions: what this member holds, its session, its heartbeats.
+    state: GroupState,
     pending: PendingCommits,
-    /// Until when the coordinator surely still counts this member alive: the sending
-    /// time of the last heartbeat it answered (or of the join), plus the session
-    /// timeout, less a margin.
-    alive_until: tokio::time::Instant,
     member_id: watch::Sender<String>,
 }
 
@@ -110,32 +81,33 @@ impl GroupTask {
                 leader_sync_delay: config.leader_sync_delay,
             },
         );
+        let state = GroupState::new(
+            &config.group_id,
+            config.session_timeout,
+            config.heartbeat_interval,
+            now(),
+        );
         GroupTask {
             cluster,
             config,
             member,
             events,
             commands,
-            owned: BTreeSet::new(),
-            owned_generation: -1,
-            revoking: BTreeSet::new(),
+            state,
             pending: PendingCommits::default(),
-            alive_until: tokio::time::Instant::now(),
             member_id,
         }
     }
 
     pub(super) async fn run(mut self) {
-        let mut failures = 0u32;
         loop {
             match self.round().await {
-                Ok(Next::Rejoin) => failures = 0,
+                Ok(Next::Rejoin) => self.state.round_ended(),
                 Ok(Next::Stop) => return,
                 Err(e) if e.is_retriable() => {
-                    failures += 1;
+                    let wait = self.state.round_failed();
                     tracing::warn!(group = %self.config.group_id, "rejoining after: {e}");
-                    let wait = Duration::from_millis(100u64 << failures.min(6));
-                    if self.serve_for(wait.min(Duration::from_secs(5))).await {
+                    if self.serve_for(wait).await {
                         return;
                     }
                 }
@@ -148,94 +120,94 @@ impl GroupTask {
         }
     }
 
-    /// One generation: join, announce, heartbeat until a rebalance or a leave.
+    /// One generation: join, then carry out the state's actions and feed it what
+    /// happens (heartbeat answers, the consumer's release, timers, commands) until it
+    /// asks for a rejoin, or the task must stop.
     async fn round(&mut self) -> Result<Next, GroupError> {
         self.cluster.refresh(&self.config.topics).await?;
-        self.member.set_protocols(self.protocols());
+        self.member.set_protocols(
+            self.state
+                .protocols(&self.config.assignors, &self.config.topics),
+        );
         let cluster = self.cluster.clone();
         let mut assign = |protocol: &str, members: &[MemberSubscription]| {
             leader_assign(&cluster, protocol, members)
         };
         let generation = self.member.join(&mut assign).await?;
-        // The coordinator starts this member's session when it completes the join, which
-        // may have waited for a whole rebalance: count from the answer (the margin covers
-        // its way back).
-        self.alive(tokio::time::Instant::now());
+        let joined_at = now();
         self.member_id.send_replace(generation.member_id.clone());
-        let cooperative = Assignor::from_name(&generation.protocol)
-            .is_some_and(|a| a.rebalance_protocol() == RebalanceProtocol::Cooperative);
-        let new = partitions_of(&generation.assignment);
-        let revoked: Vec<TopicPartition> = self.owned.difference(&new).cloned().collect();
-        let added: Vec<TopicPartition> = new.difference(&self.owned).cloned().collect();
+        let assignment = partitions_of(&generation.assignment);
         tracing::info!(
             group = %self.config.group_id,
             generation = generation.generation_id,
             protocol = %generation.protocol,
             leader = generation.is_leader,
-            assigned = new.len(),
+            assigned = assignment.len(),
             "joined"
         );
-        if !revoked.is_empty() {
-            // Only a cooperative member still owns partitions here (an eager one revoked
-            // everything before joining): give them up, then rejoin so the leader can
-            // hand them to their new owners.
-            match self.revoke(revoked).await {
-                Waited::Stop => return Ok(Next::Stop),
-                Waited::Lost => return Ok(Next::Rejoin),
-                Waited::Acked => {}
-            }
-            if cooperative {
-                self.owned_generation = generation.generation_id;
-                self.announce_added(added).await?;
-                return Ok(Next::Rejoin);
-            }
-        }
-        self.owned_generation = generation.generation_id;
-        // Commits kept from the last generation go out again with this one.
-        self.pending.keep_only(|tp| self.owned.contains(tp));
-        self.announce_added(added).await?;
-
-        let mut beat = tokio::time::interval(self.config.heartbeat_interval);
-        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        beat.tick().await;
+        self.state.joined(
+            generation.generation_id,
+            &generation.protocol,
+            assignment,
+            joined_at,
+        );
+        let mut ack: Option<oneshot::Receiver<()>> = None;
+        let mut failed: Option<GroupError> = None;
         loop {
-            tokio::select! {
-                _ = beat.tick() => match self.heartbeat().await {
-                    Ok(()) => {}
-                    Err(e) if evicted(&e) || Self::expired(&e) => {
-                        tracing::warn!(group = %self.config.group_id, "giving up its partitions: {e}");
-                        if self.lose_all().await {
+            while let Some(action) = self.state.poll_action() {
+                match action {
+                    Action::Revoke(partitions) => {
+                        let (tx, rx) = oneshot::channel();
+                        let event = GroupEvent::Revoke(partitions, tx);
+                        if self.events.send(event).await.is_err() {
                             return Ok(Next::Stop);
                         }
-                        return Ok(Next::Rejoin);
+                        ack = Some(rx);
+                        self.state.revocation_announced(now());
                     }
-                    Err(e) if e.needs_rejoin() => {
-                        tracing::info!(group = %self.config.group_id, "rebalance: {e}");
-                        // A cooperative member keeps its partitions through a rebalance.
-                        if !cooperative && !self.owned.is_empty() {
-                            let all: Vec<_> = self.owned.iter().cloned().collect();
-                            match self.revoke(all).await {
-                                Waited::Stop => return Ok(Next::Stop),
-                                Waited::Acked | Waited::Lost => {}
-                            }
+                    Action::Lost {
+                        partitions,
+                        stop_if_gone,
+                    } => {
+                        let gone = self.events.send(GroupEvent::Lost(partitions)).await;
+                        if gone.is_err() && stop_if_gone {
+                            return Ok(Next::Stop);
                         }
-                        return Ok(Next::Rejoin);
                     }
-                    Err(e) if e.is_retriable() => {
-                        tracing::debug!(group = %self.config.group_id, "heartbeat: {e}");
+                    Action::Announce(added) => {
+                        self.announce_added(added).await?;
+                        self.state.assignment_announced(now());
                     }
-                    Err(e) => return Err(e),
-                },
-                _ = tokio::time::sleep_until(self.alive_until), if !self.owned.is_empty() => {
-                    tracing::warn!(
-                        group = %self.config.group_id,
-                        "no heartbeat answered within the session timeout: giving up its partitions"
-                    );
-                    if self.lose_all().await {
+                    Action::ForgetCommits => self.pending.keep_only(|_| false),
+                    Action::ForgetUnheldCommits => {
+                        let state = &self.state;
+                        self.pending.keep_only(|tp| state.holds(tp));
+                    }
+                    Action::Flush { within } => {
+                        self.flush_within(within).await;
+                        self.state.commits_flushed();
+                    }
+                    Action::Heartbeat => failed = self.heartbeat().await.err(),
+                    Action::Rejoin => return Ok(Next::Rejoin),
+                    Action::Fail => {
+                        return Err(failed.take().expect("a failed heartbeat's error"));
+                    }
+                }
+            }
+            let Some(timer) = self.state.next_timer() else {
+                return Ok(Next::Rejoin);
+            };
+            let awaiting_release = ack.is_some() && self.state.awaiting_release();
+            tokio::select! {
+                // An acknowledgement dropped unsent: the consumer is gone.
+                done = released(&mut ack), if awaiting_release => {
+                    ack = None;
+                    if done.is_err() {
                         return Ok(Next::Stop);
                     }
-                    return Ok(Next::Rejoin);
+                    self.state.released();
                 }
+                _ = tokio::time::sleep_until(timer.into()) => self.state.timer(now()),
                 _ = self.pending.due() => self.flush().await,
                 command = self.commands.recv() => {
                     if self.serve(command).await {
@@ -246,32 +218,29 @@ impl GroupTask {
         }
     }
 
-    /// The coordinator answered something sent at `sent`: it counts this member alive
-    /// for a session timeout from when it got it, which is no earlier.
-    fn alive(&mut self, sent: tokio::time::Instant) {
-        let session = self.config.session_timeout;
-        let margin = (session / 10).clamp(Duration::from_millis(200), Duration::from_secs(2));
-        self.alive_until = sent + session.saturating_sub(margin);
-    }
-
-    fn expired(e: &GroupError) -> bool {
-        matches!(e, GroupError::SessionExpired { .. })
-    }
-
     /// One heartbeat, given up (as [`GroupError::SessionExpired`]) when the session
-    /// runs out before it is answered. An answer, even REBALANCE_IN_PROGRESS, renews the
-    /// session.
+    /// runs out before it is answered; what came of it goes to the state.
     async fn heartbeat(&mut self) -> Result<(), GroupError> {
-        let sent = tokio::time::Instant::now();
+        let sent = now();
+        let revoking = self.state.in_revocation();
         let result = self.within_session(|m| Box::pin(m.heartbeat())).await;
-        let answered = match &result {
-            Ok(()) => true,
-            Err(GroupError::Rejoin { code, .. }) => code.0 == REBALANCE_IN_PROGRESS,
-            Err(_) => false,
-        };
-        if answered {
-            self.alive(sent);
+        let beat = Beat::of(&result);
+        if let Err(e) = &result {
+            let group = &self.config.group_id;
+            match (revoking, beat) {
+                (true, Beat::Gone) => tracing::warn!(group = %group, "lost while revoking: {e}"),
+                (true, Beat::Fatal) => {
+                    tracing::warn!(group = %group, "heartbeat while revoking: {e}")
+                }
+                (false, Beat::Gone) => {
+                    tracing::warn!(group = %group, "giving up its partitions: {e}")
+                }
+                (false, Beat::Rebalance { .. }) => tracing::info!(group = %group, "rebalance: {e}"),
+                (false, Beat::Retriable) => tracing::debug!(group = %group, "heartbeat: {e}"),
+                _ => {}
+            }
         }
+        self.state.heartbeat_answered(sent, beat);
         result
     }
 
@@ -286,12 +255,11 @@ impl GroupTask {
             Box<dyn std::future::Future<Output = Result<T, GroupError>> + Send + 'm>,
         >,
     ) -> Result<T, GroupError> {
-        if self.owned.is_empty() && self.revoking.is_empty() {
+        let Some(deadline) = self.state.session_deadline() else {
             return request(&mut self.member).await;
-        }
-        let deadline = self.alive_until;
+        };
         let group = self.config.group_id.clone();
-        match tokio::time::timeout_at(deadline, request(&mut self.member)).await {
+        match tokio::time::timeout_at(deadline.into(), request(&mut self.member)).await {
             Ok(result) => result,
             Err(_) => Err(GroupError::SessionExpired { group }),
         }
@@ -304,7 +272,7 @@ impl GroupTask {
             return Ok(());
         }
         let mut committed = self.member.committed(&added).await?;
-        self.owned.extend(added.iter().cloned());
+        self.state.took(&added);
         let pin = self.config.commit_start_positions
             && matches!(
                 self.config.default_position,
@@ -359,91 +327,6 @@ impl GroupTask {
         Ok(starts)
     }
 
-    /// Announces a revocation and waits for the consumer's acknowledgement, heartbeating
-    /// (the consumer's in-flight work may take long) and serving its commits meanwhile;
-    /// then sends what is still pending of the revoked partitions' commits, and forgets
-    /// them.
-    async fn revoke(&mut self, partitions: Vec<TopicPartition>) -> Waited {
-        for tp in &partitions {
-            self.owned.remove(tp);
-            self.revoking.insert(tp.clone());
-        }
-        let (ack, mut acked) = oneshot::channel();
-        if self
-            .events
-            .send(GroupEvent::Revoke(partitions.clone(), ack))
-            .await
-            .is_err()
-        {
-            return Waited::Stop;
-        }
-        let mut beat = tokio::time::interval(self.config.heartbeat_interval);
-        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        beat.tick().await;
-        let waited = loop {
-            tokio::select! {
-                // An acknowledgement dropped unsent: the consumer is gone.
-                done = &mut acked => break if done.is_err() { Waited::Stop } else { Waited::Acked },
-                // REBALANCE_IN_PROGRESS is the expected answer: it keeps the session
-                // alive while the coordinator waits for this member to rejoin.
-                _ = beat.tick() => match self.heartbeat().await {
-                    Err(e) if evicted(&e) || Self::expired(&e) => {
-                        tracing::warn!(group = %self.config.group_id, "lost while revoking: {e}");
-                        self.lost_while_revoking(&partitions).await;
-                        break Waited::Lost;
-                    }
-                    Err(e) if !e.is_retriable() => {
-                        tracing::warn!(group = %self.config.group_id, "heartbeat while revoking: {e}");
-                    }
-                    _ => {}
-                },
-                _ = tokio::time::sleep_until(self.alive_until) => {
-                    tracing::warn!(
-                        group = %self.config.group_id,
-                        "no heartbeat answered within the session timeout while revoking"
-                    );
-                    self.lost_while_revoking(&partitions).await;
-                    break Waited::Lost;
-                }
-                _ = self.pending.due() => self.flush().await,
-                command = self.commands.recv() => {
-                    if self.serve(command).await {
-                        break Waited::Stop;
-                    }
-                }
-            }
-        };
-        if matches!(waited, Waited::Acked) {
-            self.flush_within(self.config.session_timeout / 2).await;
-        }
-        self.revoking.clear();
-        self.pending.keep_only(|tp| self.owned.contains(tp));
-        waited
-    }
-
-    /// The member was evicted (or its session ran out) while revoking `partitions`: they
-    /// may have new owners already, so their pending commits go and the consumer is told
-    /// they are lost.
-    async fn lost_while_revoking(&mut self, partitions: &[TopicPartition]) {
-        self.revoking.clear();
-        self.pending.keep_only(|_| false);
-        let _ = self
-            .events
-            .send(GroupEvent::Lost(partitions.to_vec()))
-            .await;
-    }
-
-    /// The member was evicted: every partition it held may have a new owner already.
-    /// Returns true when the task must stop (the consumer is gone).
-    async fn lose_all(&mut self) -> bool {
-        let all: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
-        self.pending.keep_only(|_| false);
-        if all.is_empty() {
-            return false;
-        }
-        self.events.send(GroupEvent::Lost(all)).await.is_err()
-    }
-
     /// Sends the pending commits of partitions this member owns or is revoking; a
     /// retriable failure is retried later, any other drops them (and is logged).
     async fn flush(&mut self) {
@@ -451,9 +334,8 @@ impl GroupTask {
     }
 
     async fn try_flush(&mut self) -> Result<(), GroupError> {
-        let (owned, revoking) = (&self.owned, &self.revoking);
-        self.pending
-            .keep_only(|tp| owned.contains(tp) || revoking.contains(tp));
+        let state = &self.state;
+        self.pending.keep_only(|tp| state.holds(tp));
         if self.pending.offsets.is_empty() {
             return Ok(());
         }
@@ -550,50 +432,24 @@ impl GroupTask {
             }
         }
     }
-    /// The JoinGroup protocols: each assignor with this member's subscription (a
-    /// cooperative one lists the partitions still owned and their generation).
-    fn protocols(&self) -> Vec<(String, Subscription)> {
-        let mut owned: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for (t, p) in &self.owned {
-            owned.entry(t.as_str()).or_default().push(*p);
-        }
-        let owned_partitions: Vec<TopicPartitions> = owned
-            .into_iter()
-            .map(|(topic, partitions)| TopicPartitions {
-                topic: topic.to_string(),
-                partitions,
-            })
-            .collect();
-        self.config
-            .assignors
-            .iter()
-            .map(|a| {
-                let cooperative = a.rebalance_protocol() == RebalanceProtocol::Cooperative;
-                let subscription = Subscription {
-                    version: if cooperative { 2 } else { 0 },
-                    topics: self.config.topics.clone(),
-                    user_data: cooperative
-                        .then(|| assignor::cooperative_sticky_user_data(self.owned_generation)),
-                    owned_partitions: if cooperative {
-                        owned_partitions.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    generation_id: if cooperative {
-                        self.owned_generation
-                    } else {
-                        -1
-                    },
-                    rack_id: None,
-                };
-                (a.name().to_string(), subscription)
-            })
-            .collect()
+}
+
+/// Tokio's clock (paused in tests), as the state machine's [`std::time::Instant`].
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// The consumer's release of a revocation (pending for ever when none is awaited).
+async fn released(
+    ack: &mut Option<oneshot::Receiver<()>>,
+) -> Result<(), oneshot::error::RecvError> {
+    match ack {
+        Some(ack) => ack.await,
+        None => std::future::pending().await,
     }
 }
 
 mod leader;
+mod state;
 use leader::{leader_assign, partitions_of};
-
-#[cfg(test)]
-mod tests;
+use state::{Action, Beat, GroupState};

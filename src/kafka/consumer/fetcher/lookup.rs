@@ -1,6 +1,6 @@
 //! Looking up offsets outside any group ([`list_offsets`]).
 
-use super::request::Resolve;
+use super::plan::Resolve;
 use super::{FetchError, FetchPosition, Isolation, request};
 use crate::kafka::client::cluster::{Cluster, KafkaCode};
 use std::collections::BTreeMap;

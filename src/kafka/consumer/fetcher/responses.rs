@@ -1,22 +1,26 @@
-//! Applying the leaders' Fetch answers to a [`Fetcher`]: deliveries, position moves,
-//! fetch sessions and per-partition errors.
+//! Applying the leaders' Fetch answers to a [`FetchState`]: deliveries, position moves,
+//! fetch sessions, throttles and what each per-partition error code does (retry later,
+//! reset the position, or fail). Pure: the answers and the time they arrived come in as
+//! arguments; nothing here does I/O or reads the clock.
 
-use super::request::{LeaderOutcome, Planned, Sent, Session};
-use super::{FetchError, FetchPosition, Fetcher, OffsetReset, PartitionRecords, Pos, drain};
+use super::plan::{Planned, Sent, Session};
+use super::request::LeaderOutcome;
+use super::state::{FetchState, Pos};
+use super::{FetchError, FetchPosition, OffsetReset, PartitionRecords, drain};
 use crate::kafka::client::cluster::KafkaCode;
 use crate::kafka::protocol::messages::fetch::FetchResponse;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::time::Instant;
+use std::time::Instant;
 
-impl Fetcher {
+impl FetchState {
     /// Turns the leaders' answers into deliveries and position moves, all or nothing:
-    /// on an error no position moves.
+    /// on an error no position moves. `now` is when they arrived.
     pub(super) fn apply(
         &mut self,
         outcomes: Vec<LeaderOutcome>,
+        now: Instant,
     ) -> Result<Vec<PartitionRecords>, FetchError> {
-        let now = Instant::now();
         let mut first_error: Option<FetchError> = None;
         let mut delivered = Vec::new();
         // At least one batch's worth, so the first compressed batch always fits.
@@ -72,6 +76,7 @@ impl Fetcher {
                 &mut delivered,
                 &mut first_error,
                 &mut decoded_budget,
+                now,
             );
         }
         if let Some(e) = first_error {
@@ -106,8 +111,8 @@ impl Fetcher {
         delivered: &mut Vec<PartitionRecords>,
         first_error: &mut Option<FetchError>,
         decoded_budget: &mut usize,
+        now: Instant,
     ) {
-        let now = Instant::now();
         let asked: HashMap<(&str, i32), &Planned> = plan
             .iter()
             .map(|p| ((p.key.0.as_str(), p.key.1), p))

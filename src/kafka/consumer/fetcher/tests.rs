@@ -28,6 +28,7 @@ use kafka_protocol::records::{
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 
 // ---------------------------------------------------------------------------------------
 // Record batches
