@@ -294,9 +294,11 @@ impl<I: Invoker, S: Source> Runner<I, S> {
                         .records
                         .into_iter()
                         .filter(|r| {
-                            self.shared
-                                .filters
-                                .matches(&RecordView::new(&p.topic, p.partition, r))
+                            self.shared.mapping.filters.matches(&RecordView::new(
+                                &p.topic,
+                                p.partition,
+                                r,
+                            ))
                         })
                         .map(|r| EngineRec::new(&self.sizer, &p.topic, p.partition, r))
                         .collect();

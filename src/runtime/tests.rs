@@ -10,7 +10,6 @@ use super::supervisor::Supervisor;
 use super::{MappingStatus, RuntimeError, Shared, State, Stats, operate, stopped};
 use crate::config::{Mapping, from_cli_input_json};
 use crate::engine::{Millis, TopicPartition};
-use crate::filter::FilterSet;
 use crate::invoke::{Invocation, InvokeError, Invoker};
 use crate::kafka::cluster::ClusterConfig;
 use crate::kafka::conn::ConnectionConfig;
@@ -200,7 +199,6 @@ fn shared(extra: Value) -> (Arc<Shared<FakeInvoker>>, mpsc::UnboundedReceiver<In
     let mapping = mapping(extra);
     let (invoked_tx, invoked) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
-        filters: FilterSet::compile(&mapping.filters).expect("valid filters"),
         metrics: Arc::new(Metrics::new(&mapping.uuid.to_string(), TOPIC)),
         mapping: Arc::new(mapping),
         cluster_config: ClusterConfig {
