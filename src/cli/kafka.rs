@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use clap::{Args, Subcommand, ValueEnum};
+use kafka_esm::kafka::TopicPartition;
 use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
 use kafka_esm::kafka::conn::ConnectionConfig;
 use kafka_esm::kafka::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
@@ -163,7 +164,7 @@ async fn consume(args: ConsumeArgs) -> Result<()> {
     Ok(())
 }
 
-fn names(parts: &[(String, i32)]) -> String {
+fn names(parts: &[TopicPartition]) -> String {
     let names: Vec<String> = parts.iter().map(|(t, p)| format!("{t}-{p}")).collect();
     names.join(", ")
 }

@@ -3,6 +3,7 @@
 
 use super::{RuntimeError, default_position};
 use crate::config::Mapping;
+use crate::kafka::TopicPartition;
 use crate::kafka::cluster::Cluster;
 use crate::kafka::consumer::ConsumerError;
 use crate::kafka::coordinator::{GroupConfig, GroupMember};
@@ -86,7 +87,7 @@ impl LagMonitor {
         )
         .await
         .map_err(ConsumerError::from)?;
-        let asked: Vec<(String, i32)> = partitions
+        let asked: Vec<TopicPartition> = partitions
             .iter()
             .map(|p| (self.topic.clone(), *p))
             .collect();

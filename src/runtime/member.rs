@@ -14,9 +14,10 @@ use super::{
     engine_config, invocation_limit, key, now,
 };
 use crate::destination::{DestinationError, ResponseContext};
-use crate::engine::{BatchId, Engine, Millis, TopicPartition};
+use crate::engine::{BatchId, Engine, Millis};
 use crate::filter::RecordView;
 use crate::invoke::{Invocation, InvokeError, Invoker};
+use crate::kafka::TopicPartition;
 use crate::kafka::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use crate::kafka::fetcher::FetchConfig;
 use crate::lambda::EventEncoder;
