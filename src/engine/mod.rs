@@ -154,6 +154,18 @@ pub enum InvokeOutcome {
     },
 }
 
+impl InvokeOutcome {
+    /// Whether the whole batch succeeded: a success, or a partial batch response that
+    /// names no failed record.
+    pub fn is_success(&self) -> bool {
+        match self {
+            InvokeOutcome::Success => true,
+            InvokeOutcome::PartialFailure { failed_offsets } => failed_offsets.is_empty(),
+            InvokeOutcome::Failed(_) => false,
+        }
+    }
+}
+
 /// What the runtime must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action<R> {

@@ -2,7 +2,8 @@
 //! with the Kafka consumer, the event encoder and an [`Invoker`]. It owns the wiring
 //! (credentials, cluster, destination, metrics endpoint: here), the mapping's status
 //! (`status.rs`), the supervisor that scales its consumers (`supervisor.rs`, `lag.rs`),
-//! each consumer's loop (`member.rs`) and the carrying out of the engine's actions
+//! each consumer's loop (`member.rs`), its record path through one encoder, each batch
+//! encoded once (`records.rs`), and the carrying out of the engine's actions
 //! (`actions.rs`).
 //!
 //! It must not decide anything about batching, retries or commits (the engine's job) nor

@@ -5,6 +5,7 @@
 
 use super::lag::Lag;
 use super::member::{Runner, StartMember};
+use super::records::{EngineRec, Events};
 use super::source::Source;
 use super::supervisor::Supervisor;
 use super::{MappingStatus, RuntimeError, Shared, State, Stats, operate, stopped};
@@ -939,4 +940,67 @@ async fn a_partition_over_the_buffer_budget_is_paused_then_resumed_once_drained(
     let paused = calls.iter().filter(|c| matches!(c, Call::Pause(_))).count();
     assert_eq!(paused, 1, "{calls:?}");
     m.stop().await.0.unwrap();
+}
+
+// The record path: one encoder, and a batch encoded once.
+
+/// `offsets` of partition 0, measured by `events`.
+fn measured(events: &Events, offsets: std::ops::Range<i64>) -> Vec<EngineRec> {
+    fetched(0, offsets)
+        .records
+        .into_iter()
+        .map(|r| events.measure(TOPIC, 0, r))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_is_encoded_once_and_its_retries_and_halves_are_selected_from_it() {
+    let mut events = Events::new("localhost:9092", TOPIC);
+    let batch = measured(&events, 0..4);
+    let first = events.event(&tp(0), batch.clone());
+    // A whole retry is the same buffer: nothing encoded or copied.
+    let retry = events.event(&tp(0), batch.clone());
+    assert_eq!(retry.payload().as_ptr(), first.payload().as_ptr());
+    // A bisect half, or the records after a partial batch response, is the encoding of
+    // its records, selected from the batch's event.
+    let mut fresh = Events::new("localhost:9092", TOPIC);
+    let half = events.event(&tp(0), batch[2..].to_vec());
+    assert_eq!(
+        half.as_bytes(),
+        fresh.event(&tp(0), batch[2..].to_vec()).as_bytes()
+    );
+    // The first half done, the batch's event stays for the second.
+    events.done(&tp(0), 1);
+    let again = events.event(&tp(0), batch.clone());
+    assert_eq!(again.payload().as_ptr(), first.payload().as_ptr());
+    // The whole batch done, it goes: the next records are encoded.
+    events.done(&tp(0), 3);
+    let next = events.event(&tp(0), batch.clone());
+    assert_ne!(next.payload().as_ptr(), first.payload().as_ptr());
+    assert_eq!(next.as_bytes(), first.as_bytes());
+}
+
+#[tokio::test(start_paused = true)]
+async fn records_not_in_the_last_event_in_a_row_are_encoded() {
+    let mut events = Events::new("localhost:9092", TOPIC);
+    let batch = measured(&events, 0..4);
+    let first = events.event(&tp(0), batch.clone());
+    let mut fresh = Events::new("localhost:9092", TOPIC);
+    // Past its end, or with a gap: encoded anew, and the same as a fresh encoding.
+    let past = measured(&events, 2..6);
+    assert_eq!(
+        events.event(&tp(0), past.clone()).as_bytes(),
+        fresh.event(&tp(0), past).as_bytes()
+    );
+    let gap = vec![batch[0].clone(), batch[2].clone()];
+    assert_eq!(
+        events.event(&tp(0), gap.clone()).as_bytes(),
+        fresh.event(&tp(0), gap).as_bytes()
+    );
+    // Forgotten (a log reset, a new assignment): the same offsets are encoded again.
+    let kept = events.event(&tp(0), batch.clone());
+    assert_ne!(kept.payload().as_ptr(), first.payload().as_ptr());
+    events.forget(&tp(0));
+    let encoded = events.event(&tp(0), batch);
+    assert_ne!(encoded.payload().as_ptr(), kept.payload().as_ptr());
 }
