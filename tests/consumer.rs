@@ -16,9 +16,9 @@ mod common;
 
 use common::cluster;
 use kafka_esm::kafka::TopicPartition;
+use kafka_esm::kafka::consumer::assignor::Assignor;
+use kafka_esm::kafka::consumer::fetcher::{FetchConfig, FetchPosition};
 use kafka_esm::kafka::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
-use kafka_esm::kafka::fetcher::{FetchConfig, FetchPosition};
-use kafka_esm::kafka::group::assignor::Assignor;
 use kafka_esm_rig::{Broker, Compression, Record, unique_name};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

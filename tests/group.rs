@@ -5,9 +5,13 @@ mod common;
 
 use common::cluster;
 use kafka_esm::kafka::TopicPartition;
-use kafka_esm::kafka::cluster::Cluster;
-use kafka_esm::kafka::coordinator::{Generation, GroupConfig, GroupMember, MemberSubscription};
-use kafka_esm::kafka::messages::consumer_protocol::{Assignment, Subscription, TopicPartitions};
+use kafka_esm::kafka::client::cluster::Cluster;
+use kafka_esm::kafka::consumer::coordinator::{
+    Generation, GroupConfig, GroupMember, MemberSubscription,
+};
+use kafka_esm::kafka::protocol::messages::consumer_protocol::{
+    Assignment, Subscription, TopicPartitions,
+};
 use kafka_esm_rig::{Broker, Compression, Nisshi, Record, unique_name};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

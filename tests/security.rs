@@ -13,8 +13,8 @@ use kafka_esm::access;
 use kafka_esm::aws::{AwsOptions, StaticCredentials};
 use kafka_esm::config::{Mapping, from_cli_input_json};
 use kafka_esm::invoke::lambda::LambdaInvoker;
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
-use kafka_esm::kafka::conn::ConnectionConfig;
+use kafka_esm::kafka::client::cluster::{Cluster, ClusterConfig};
+use kafka_esm::kafka::client::conn::ConnectionConfig;
 use kafka_esm::runtime::{self, RuntimeError};
 use kafka_esm_rig::{
     Broker, Compression, InvokeServer, Moto, Nisshi, NisshiOptions, Pki, Record, RefClient, Reply,

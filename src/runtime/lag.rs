@@ -4,11 +4,11 @@
 use super::{RuntimeError, default_position};
 use crate::config::Mapping;
 use crate::kafka::TopicPartition;
-use crate::kafka::cluster::Cluster;
+use crate::kafka::client::cluster::Cluster;
 use crate::kafka::consumer::ConsumerError;
-use crate::kafka::coordinator::{GroupConfig, GroupMember};
-use crate::kafka::fetcher::{FetchPosition, Isolation, list_offsets};
-use crate::kafka::messages::describe_groups::DescribedGroup;
+use crate::kafka::consumer::coordinator::{GroupConfig, GroupMember};
+use crate::kafka::consumer::fetcher::{FetchPosition, Isolation, list_offsets};
+use crate::kafka::protocol::messages::describe_groups::DescribedGroup;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 
 use crate::engine::EngineRecord;
 use crate::kafka::TopicPartition;
-use crate::kafka::wire::records::Record;
+use crate::kafka::protocol::records::Record;
 use crate::lambda::{Event, EventEncoder, GroupRange};
 use std::collections::HashMap;
 

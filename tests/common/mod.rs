@@ -9,8 +9,8 @@ use kafka_esm::aws::{AwsOptions, StaticCredentials, sdk_config};
 use kafka_esm::config::Mapping;
 use kafka_esm::invoke::Invoker;
 use kafka_esm::invoke::lambda::LambdaInvoker;
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
-use kafka_esm::kafka::conn::ConnectionConfig;
+use kafka_esm::kafka::client::cluster::{Cluster, ClusterConfig};
+use kafka_esm::kafka::client::conn::ConnectionConfig;
 use kafka_esm::runtime::{self, MappingStatus, RunOptions, RuntimeError, Stats};
 use kafka_esm_rig::{
     Broker, Compression, InvokeServer, MockCluster, Nisshi, NisshiOptions, Record, Storage,

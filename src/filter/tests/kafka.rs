@@ -2,7 +2,7 @@
 //! `headers`, plain-string and absent values, and a set of filters ORed.
 
 use crate::filter::{FilterSet, Pattern, RecordView};
-use crate::kafka::wire::records::{Record, RecordBatches, TimestampType};
+use crate::kafka::protocol::records::{Record, RecordBatches, TimestampType};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
