@@ -8,7 +8,6 @@ mod common;
 
 use kafka_esm::aws::{AwsOptions, StaticCredentials};
 use kafka_esm::config::{Mapping, from_cli_input_json};
-use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::runtime::RunOptions;
 use kafka_esm_rig::{Broker, Compression, InvokeServer, Moto, Record, Reply, unique_name};
 use serde_json::{Value, json};
@@ -62,8 +61,7 @@ fn source_topic(broker: &dyn Broker) -> String {
 
 /// Runs `mapping` against a function that always fails, its destination through moto.
 async fn start(mapping: Mapping, server: &InvokeServer, moto: &str) -> common::Running {
-    let config = common::local_aws(server.endpoint()).await;
-    let invoker = LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), "my-fn", None);
+    let invoker = common::lambda_invoker(server, "my-fn").await;
     let options = RunOptions {
         destination_aws: AwsOptions {
             region: Some(Moto::REGION.into()),

@@ -20,6 +20,12 @@ use kafka_protocol::messages::ApiKey;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// `tests/fixtures`: the Python programs the tests run (handlers, the SCRAM server, the
+/// reference client), and the task root of the local handlers.
+pub fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
 /// Logs to the test output, filtered by `RUST_LOG`.
 pub fn trace() {
     let _ = tracing_subscriber::fmt()
@@ -84,8 +90,22 @@ pub fn topic_holding(
 
 /// A Lambda invoker of function `name` at the rig's scriptable Invoke endpoint.
 pub async fn lambda_invoker(server: &InvokeServer, name: &str) -> LambdaInvoker {
+    qualified_lambda_invoker(server, name, None).await
+}
+
+/// A Lambda invoker of function `name`, version or alias `qualifier`, at the rig's
+/// scriptable Invoke endpoint.
+pub async fn qualified_lambda_invoker(
+    server: &InvokeServer,
+    name: &str,
+    qualifier: Option<&str>,
+) -> LambdaInvoker {
     let config = local_aws(server.endpoint()).await;
-    LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), name, None)
+    LambdaInvoker::new(
+        aws_sdk_lambda::Client::new(&config),
+        name,
+        qualifier.map(str::to_string),
+    )
 }
 
 /// (partition, offset) of every record of a `SelfManagedKafka` event, in event order.

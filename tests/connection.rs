@@ -1,5 +1,8 @@
-//! The Kafka client against real brokers: both of the rig's (nisshi and librdkafka's mock
-//! cluster), so the client isn't merely agreeing with one implementation's quirks.
+//! The Kafka client's connections against real brokers: version negotiation, requests in
+//! flight, refused and dying brokers, metadata, raw fetches and list offsets, and the
+//! cluster client (bootstrap, leader routing, reconnects). Both of the rig's brokers
+//! (nisshi and librdkafka's mock cluster), so the client isn't merely agreeing with one
+//! implementation's quirks.
 
 mod common;
 
