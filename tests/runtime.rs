@@ -17,6 +17,13 @@ fn mapping_json(topic: &str, bootstrap: &str, group: &str, batch_size: u32) -> S
     common::mapping_with(topic, bootstrap, group, batch_size, json!({}))
 }
 
+/// Runs the mapping `json` describes against the function `my-fn` at `server`.
+async fn run_mapping(json: &str, server: &InvokeServer) -> common::Running {
+    let mapping = from_cli_input_json(json).unwrap();
+    let invoker = common::lambda_invoker(server, "my-fn").await;
+    common::start_mapping(mapping, invoker, runtime::RunOptions::default())
+}
+
 /// A one-partition topic holding `n` records valued `v0`, `v1`, ...
 fn topic_with(broker: &dyn Broker, prefix: &str, n: usize) -> String {
     let records: Vec<Record> = (0..n)
@@ -78,12 +85,7 @@ async fn the_function_receives_aws_events_and_offsets_are_committed_after_succes
     let mut server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::json(json!(null)));
     let bootstrap = broker.bootstrap();
-    let mapping = from_cli_input_json(&mapping_json(&topic, &bootstrap, &group, 10)).unwrap();
-    let running = common::start_mapping(
-        mapping,
-        common::lambda_invoker(&server, "my-fn").await,
-        runtime::RunOptions::default(),
-    );
+    let running = run_mapping(&mapping_json(&topic, &bootstrap, &group, 10), &server).await;
 
     let mut got: BTreeMap<(i32, i64), Value> = BTreeMap::new();
     while got.len() < sent.len() {
@@ -176,12 +178,7 @@ async fn a_failing_batch_is_retried_whole_and_committed_only_after_it_succeeds()
     ]);
     server.set_default(Reply::json(json!({"batchItemFailures": []})));
     let bootstrap = broker.bootstrap();
-    let mapping = from_cli_input_json(&mapping_json(&topic, &bootstrap, &group, 100)).unwrap();
-    let running = common::start_mapping(
-        mapping,
-        common::lambda_invoker(&server, "my-fn").await,
-        runtime::RunOptions::default(),
-    );
+    let running = run_mapping(&mapping_json(&topic, &bootstrap, &group, 100), &server).await;
 
     let first = server.next_request().await;
     let second = server.next_request().await;
@@ -241,19 +238,17 @@ async fn a_batch_given_up_after_its_retries_is_dropped_and_processing_continues(
         Reply::unhandled("Error", "2"),
     ]);
     server.set_default(Reply::json(json!(null)));
-    let mapping = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        2,
-        json!({"MaximumRetryAttempts": 1}),
-    ))
-    .unwrap();
-    let running = common::start_mapping(
-        mapping,
-        common::lambda_invoker(&server, "my-fn").await,
-        runtime::RunOptions::default(),
-    );
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            2,
+            json!({"MaximumRetryAttempts": 1}),
+        ),
+        &server,
+    )
+    .await;
     assert_eq!(common::offsets(&server.next_request().await.body), [0, 1]);
     assert_eq!(
         common::offsets(&server.next_request().await.body),
@@ -282,19 +277,17 @@ async fn a_partial_batch_response_retries_from_the_first_failed_record() {
         {"itemIdentifier": {"topic-partition": format!("{topic}-0"), "offset": 3}},
     ]}))]);
     server.set_default(Reply::json(json!({"batchItemFailures": []})));
-    let mapping = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        10,
-        json!({"FunctionResponseTypes": ["ReportBatchItemFailures"]}),
-    ))
-    .unwrap();
-    let running = common::start_mapping(
-        mapping,
-        common::lambda_invoker(&server, "my-fn").await,
-        runtime::RunOptions::default(),
-    );
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            10,
+            json!({"FunctionResponseTypes": ["ReportBatchItemFailures"]}),
+        ),
+        &server,
+    )
+    .await;
     assert_eq!(
         common::offsets(&server.next_request().await.body),
         [0, 1, 2, 3, 4]
@@ -312,13 +305,11 @@ async fn a_restart_resumes_from_the_groups_offsets_which_win_over_the_starting_p
     let group = unique_name("mapping-group");
     let mut server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::json(json!(null)));
-    let first =
-        from_cli_input_json(&mapping_json(&topic, &broker.bootstrap(), &group, 10)).unwrap();
-    let running = common::start_mapping(
-        first,
-        common::lambda_invoker(&server, "my-fn").await,
-        runtime::RunOptions::default(),
-    );
+    let running = run_mapping(
+        &mapping_json(&topic, &broker.bootstrap(), &group, 10),
+        &server,
+    )
+    .await;
     assert_eq!(
         common::offsets(&server.next_request().await.body),
         [0, 1, 2]
@@ -331,19 +322,17 @@ async fn a_restart_resumes_from_the_groups_offsets_which_win_over_the_starting_p
     tokio::task::block_in_place(|| broker.refclient().produce(&topic, &more, Compression::None))
         .unwrap();
     // LATEST would skip records 3 and 4; the group's committed offset (3) wins.
-    let second = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        10,
-        json!({"StartingPosition": "LATEST"}),
-    ))
-    .unwrap();
-    let running = common::start_mapping(
-        second,
-        common::lambda_invoker(&server, "my-fn").await,
-        runtime::RunOptions::default(),
-    );
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            10,
+            json!({"StartingPosition": "LATEST"}),
+        ),
+        &server,
+    )
+    .await;
     assert_eq!(common::offsets(&server.next_request().await.body), [3, 4]);
     running.finish().await;
     assert_eq!(server.requests().len(), 2, "nothing read twice");
@@ -480,19 +469,17 @@ async fn filter_criteria_invoke_only_matching_records_and_commit_past_the_rest()
     let mut server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::json(json!(null)));
     let filter = json!({"value": {"kind": ["keep"], "n": [{"numeric": [">=", 0]}]}});
-    let mapping = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        10,
-        json!({"FilterCriteria": {"Filters": [{"Pattern": filter.to_string()}]}}),
-    ))
-    .unwrap();
-    let running = common::start_mapping(
-        mapping,
-        common::lambda_invoker(&server, "my-fn").await,
-        runtime::RunOptions::default(),
-    );
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            10,
+            json!({"FilterCriteria": {"Filters": [{"Pattern": filter.to_string()}]}}),
+        ),
+        &server,
+    )
+    .await;
     let mut invoked = Vec::new();
     while invoked.len() < 3 {
         let req = tokio::time::timeout(std::time::Duration::from_secs(60), server.next_request())
@@ -671,19 +658,17 @@ async fn access_denied_stops_the_mapping_with_function_config_not_valid() {
         "AccessDeniedException",
         "User: arn:aws:iam::123456789012:user/esm is not authorized to perform: lambda:InvokeFunction",
     ));
-    let mapping = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        2,
-        json!({"MaximumRetryAttempts": 0}),
-    ))
-    .unwrap();
-    let running = common::start_mapping(
-        mapping,
-        common::lambda_invoker(&server, "my-fn").await,
-        runtime::RunOptions::default(),
-    );
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            2,
+            json!({"MaximumRetryAttempts": 0}),
+        ),
+        &server,
+    )
+    .await;
     let status = running.status.clone();
     let result = tokio::time::timeout(std::time::Duration::from_secs(60), running.task)
         .await
