@@ -272,6 +272,18 @@ impl Member {
         self.invoked.recv().await.expect("an invocation")
     }
 
+    /// The next two invocations, which are of partitions 0 and 1 (in either order):
+    /// partition 0's, then partition 1's.
+    async fn invoked_0_and_1(&mut self) -> (Invoked, Invoked) {
+        let first = self.invoked().await;
+        let second = self.invoked().await;
+        if first.records()[0].0 == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        }
+    }
+
     /// Waits until the source was asked `call`.
     async fn wait_for(&mut self, call: &Call) {
         self.calls
@@ -424,13 +436,7 @@ async fn partitions_are_invoked_concurrently_and_committed_each_after_its_own_su
         fetched(0, 0..2),
         fetched(1, 0..4),
     ]));
-    let first = m.invoked().await;
-    let second = m.invoked().await;
-    let (p0, p1) = if first.records()[0].0 == 0 {
-        (first, second)
-    } else {
-        (second, first)
-    };
+    let (p0, p1) = m.invoked_0_and_1().await;
     p1.ok();
     m.wait_for(&commit(&[(1, 4)])).await;
     assert_eq!(
@@ -627,13 +633,7 @@ async fn a_fatal_error_lets_other_partitions_finish_and_commit() {
         fetched(0, 0..2),
         fetched(1, 0..3),
     ]));
-    let first = m.invoked().await;
-    let second = m.invoked().await;
-    let (p0, p1) = if first.records()[0].0 == 0 {
-        (first, second)
-    } else {
-        (second, first)
-    };
+    let (p0, p1) = m.invoked_0_and_1().await;
     p0.answer(Err(InvokeError::Function {
         message: "Function not found: my-fn".into(),
     }));
