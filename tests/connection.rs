@@ -307,20 +307,7 @@ async fn records_from_the_reference_producer_come_back_byte_identical() {
             assert_eq!(got.len(), records.len(), "{what}");
             for ((sent, at), r) in records.iter().zip(&delivered).zip(&got) {
                 assert_eq!(r.offset, at.offset, "{what}");
-                assert_eq!(r.key.as_deref(), sent.key.as_deref(), "{what} key");
-                assert_eq!(r.value.as_deref(), sent.value.as_deref(), "{what} value");
-                assert_eq!(r.timestamp, sent.timestamp.unwrap(), "{what} timestamp");
-                let headers: Vec<(String, Option<Vec<u8>>)> = r
-                    .headers
-                    .clone()
-                    .map(|(k, v)| {
-                        (
-                            String::from_utf8(k.to_vec()).unwrap(),
-                            v.map(|v| v.to_vec()),
-                        )
-                    })
-                    .collect();
-                assert_eq!(headers, sent.headers, "{what} headers");
+                common::assert_record_is(r, sent, &what);
             }
         }
     }

@@ -454,24 +454,6 @@ async fn a_destination_outage_holds_the_partition_until_the_destination_works() 
     );
 }
 
-/// Waits up to 60 s for the mapping to stop on its own, and returns its error.
-async fn stopped_on_its_own(
-    running: common::Running,
-) -> (
-    kafka_esm::runtime::RuntimeError,
-    kafka_esm::runtime::MappingStatus,
-) {
-    let status = running.status.clone();
-    let result = tokio::time::timeout(Duration::from_secs(60), running.task)
-        .await
-        .expect("the mapping stops within 60 s instead of retrying forever")
-        .unwrap();
-    let e = result.expect_err("the mapping stopped on an error");
-    let last = status.borrow().clone();
-    drop(running.stop);
-    (e, last)
-}
-
 /// A queue that doesn't exist will not exist on the next try either: the mapping stops
 /// with ESM_CONFIG_NOT_VALID naming the queue, and the batch is not committed (nor
 /// dropped).
@@ -489,7 +471,7 @@ async fn a_queue_that_does_not_exist_stops_the_mapping_instead_of_retrying_forev
         &moto,
     )
     .await;
-    let (e, last) = stopped_on_its_own(running).await;
+    let (e, last) = running.stopped_on_its_own().await;
     assert_eq!(e.reason(), "ESM_CONFIG_NOT_VALID", "{e}");
     assert_eq!(last.state, kafka_esm::runtime::State::Disabled);
     assert_eq!(last.state_transition_reason, "ESM_CONFIG_NOT_VALID");
@@ -534,7 +516,7 @@ async fn a_kafka_destination_refusing_a_record_as_too_large_stops_the_mapping() 
         &moto,
     )
     .await;
-    let (e, last) = stopped_on_its_own(running).await;
+    let (e, last) = running.stopped_on_its_own().await;
     assert_eq!(e.reason(), "ESM_CONFIG_NOT_VALID", "{e}");
     assert_eq!(last.state_transition_reason, "ESM_CONFIG_NOT_VALID");
     assert!(

@@ -104,20 +104,7 @@ impl Received {
             for r in records {
                 let s = &sent[&(*p, r.offset)];
                 let at = format!("{what}: partition {p} offset {}", r.offset);
-                assert_eq!(r.key.as_deref(), s.key.as_deref(), "{at} key");
-                assert_eq!(r.value.as_deref(), s.value.as_deref(), "{at} value");
-                assert_eq!(r.timestamp, s.timestamp.unwrap(), "{at} timestamp");
-                let headers: Vec<(String, Option<Vec<u8>>)> = r
-                    .headers
-                    .clone()
-                    .map(|(k, v)| {
-                        (
-                            String::from_utf8(k.to_vec()).unwrap(),
-                            v.map(|v| v.to_vec()),
-                        )
-                    })
-                    .collect();
-                assert_eq!(headers, s.headers, "{at} headers");
+                common::assert_record_is(r, s, &at);
             }
         }
     }

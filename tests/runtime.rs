@@ -669,14 +669,8 @@ async fn access_denied_stops_the_mapping_with_function_config_not_valid() {
         &server,
     )
     .await;
-    let status = running.status.clone();
-    let result = tokio::time::timeout(std::time::Duration::from_secs(60), running.task)
-        .await
-        .expect("the mapping stops within 60 s")
-        .unwrap();
-    let e = result.expect_err("the mapping stopped on an error");
+    let (e, last) = running.stopped_on_its_own().await;
     assert_eq!(e.reason(), "FUNCTION_CONFIG_NOT_VALID", "{e}");
-    let last = status.borrow().clone();
     assert_eq!(last.state, runtime::State::Disabled);
     assert_eq!(last.state_transition_reason, "FUNCTION_CONFIG_NOT_VALID");
     assert!(
@@ -691,5 +685,4 @@ async fn access_denied_stops_the_mapping_with_function_config_not_valid() {
     let committed = common::committed(&broker, &topic, &group);
     assert_eq!(committed.len(), 2, "{committed:?}");
     assert!(committed.values().all(|o| *o < 0), "{committed:?}");
-    drop(running.stop);
 }

@@ -108,6 +108,25 @@ pub async fn qualified_lambda_invoker(
     )
 }
 
+/// `got`, as our client decoded it, holds what `sent` was produced with: its key, value,
+/// timestamp and headers (`what` names the record in failures).
+pub fn assert_record_is(got: &kafka_esm::kafka::Record, sent: &Record, what: &str) {
+    assert_eq!(got.key.as_deref(), sent.key.as_deref(), "{what} key");
+    assert_eq!(got.value.as_deref(), sent.value.as_deref(), "{what} value");
+    assert_eq!(got.timestamp, sent.timestamp.unwrap(), "{what} timestamp");
+    let headers: Vec<(String, Option<Vec<u8>>)> = got
+        .headers
+        .clone()
+        .map(|(k, v)| {
+            (
+                String::from_utf8(k.to_vec()).unwrap(),
+                v.map(|v| v.to_vec()),
+            )
+        })
+        .collect();
+    assert_eq!(headers, sent.headers, "{what} headers");
+}
+
 /// (partition, offset) of every record of a `SelfManagedKafka` event, in event order.
 pub fn event_records(body: &[u8]) -> Vec<(i32, i64)> {
     let event: Value = serde_json::from_slice(body).unwrap();
@@ -245,6 +264,20 @@ pub fn start_mapping<I: Invoker + 'static>(
 }
 
 impl Running {
+    /// Waits up to 60 s for the mapping to stop on its own (not asked to), and returns
+    /// its error and its last status.
+    pub async fn stopped_on_its_own(self) -> (RuntimeError, MappingStatus) {
+        let status = self.status.clone();
+        let result = tokio::time::timeout(std::time::Duration::from_secs(60), self.task)
+            .await
+            .expect("the mapping stops on its own within 60 s")
+            .unwrap();
+        let e = result.expect_err("the mapping stopped on an error");
+        let last = status.borrow().clone();
+        drop(self.stop);
+        (e, last)
+    }
+
     /// Stops the mapping and returns its stats (panicking if it failed).
     /// A mapping that does not stop within 15 minutes fails the test (rather than hanging
     /// the run until CI gives up; a slow stop, e.g. a coordinator search, still passes).
