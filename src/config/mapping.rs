@@ -14,7 +14,7 @@ use uuid::Uuid;
 /// One event source mapping: a topic, a function and how records go from one to the other.
 ///
 /// Read it by field; make it only with the resolver ([`crate::config::from_cli_input_json`],
-/// [`crate::config::MappingArgs`]): outside this crate it cannot be built by hand
+/// [`crate::config::MappingArgs::resolve`]): outside this crate it cannot be built by hand
 /// (`#[non_exhaustive]`), so a `Mapping` is always a validated one.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
