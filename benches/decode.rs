@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use criterion::{Criterion, Throughput};
-use kafka_esm::kafka::wire::records::RecordBatches;
+use kafka_esm::kafka::protocol::records::RecordBatches;
 use kafka_protocol::records::{Compression, RecordBatchDecoder};
 
 const VALUE_SIZE: usize = 1024;

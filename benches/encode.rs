@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bytes::{Buf, Bytes};
 use criterion::{Criterion, Throughput};
-use kafka_esm::kafka::wire::records::RecordBatches;
+use kafka_esm::kafka::protocol::records::RecordBatches;
 use kafka_esm::lambda::EventEncoder;
 use kafka_protocol::records::{Compression, RecordBatchDecoder, TimestampType};
 use serde::Serialize;
@@ -75,7 +75,7 @@ fn fetch_response(value_size: usize) -> Bytes {
 
 /// Ours without the event: iterate the fetched buffer (CRC checks included), keeping each
 /// record until the end as the encoder does. What encoding adds is `ours - decode_only`.
-fn decode_only(keep: &mut Vec<kafka_esm::kafka::wire::records::Record>, data: &Bytes) -> usize {
+fn decode_only(keep: &mut Vec<kafka_esm::kafka::protocol::records::Record>, data: &Bytes) -> usize {
     keep.clear();
     for batch in RecordBatches::new(data.clone()) {
         for record in batch.expect("batch").records().expect("records") {

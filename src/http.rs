@@ -1,14 +1,16 @@
 //! The one HTTP/1.1 server loop behind kafka-esm's three loopback endpoints: the Lambda
 //! Runtime API a local handler polls, the Lambda Invoke API, and the Prometheus metrics
 //! endpoint. Each brings only its request handler; accepting, spawning one task per
-//! connection, and dropping every connection when the server is dropped live here.
+//! connection, and dropping every connection when the server is dropped live here, with
+//! the reply builders they share ([`reply`], [`json_reply`]).
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::future::Future;
@@ -21,6 +23,21 @@ use tracing::Instrument;
 
 /// A complete reply: every endpoint builds its body in memory.
 pub(crate) type Reply = Response<Full<Bytes>>;
+
+/// A reply of `status` whose body is `body`, of type `content_type`.
+pub(crate) fn reply(status: StatusCode, content_type: &'static str, body: Bytes) -> Reply {
+    let mut reply = Response::new(Full::new(body));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    reply
+}
+
+/// A reply of `status` whose body is the JSON `body`.
+pub(crate) fn json_reply(status: StatusCode, body: Bytes) -> Reply {
+    reply(status, "application/json", body)
+}
 
 /// Accepts connections until the future is dropped (or its task aborted), serving each on
 /// its own task with a clone of `handler`. Dropping the future drops the connections too,

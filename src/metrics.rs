@@ -8,12 +8,10 @@
 //! Every series carries the labels `mapping` (the UUID) and `topic`; the per-partition lag
 //! adds `partition`.
 
-use crate::http::Reply;
+use crate::http::{self, Reply};
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, StatusCode};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -340,13 +338,11 @@ async fn respond(metrics: Arc<Metrics>, req: Request<Incoming>) -> Reply {
     } else {
         (StatusCode::OK, metrics.render())
     };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
+    http::reply(
+        status,
+        "text/plain; version=0.0.4; charset=utf-8",
+        Bytes::from(body),
+    )
 }
 
 #[cfg(test)]

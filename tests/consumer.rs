@@ -15,9 +15,10 @@
 mod common;
 
 use common::cluster;
+use kafka_esm::kafka::TopicPartition;
+use kafka_esm::kafka::consumer::assignor::Assignor;
+use kafka_esm::kafka::consumer::fetcher::{FetchConfig, FetchPosition};
 use kafka_esm::kafka::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
-use kafka_esm::kafka::fetcher::{FetchConfig, FetchPosition};
-use kafka_esm::kafka::group::assignor::Assignor;
 use kafka_esm_rig::{Broker, Compression, Record, unique_name};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -74,9 +75,9 @@ fn run(
     let (tx, assigned) = watch::channel(BTreeSet::new());
     let (stop, mut stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let mut pending: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        let mut pending: BTreeMap<TopicPartition, i64> = BTreeMap::new();
         // What this consumer saw committed or read as its start, per partition.
-        let mut last_committed: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        let mut last_committed: BTreeMap<TopicPartition, i64> = BTreeMap::new();
         loop {
             let event = tokio::select! {
                 _ = &mut stopped => {
@@ -94,7 +95,7 @@ fn run(
                     }
                 }
                 ConsumerEvent::Revoked(revoked) => {
-                    let done: BTreeMap<(String, i32), i64> = revoked
+                    let done: BTreeMap<TopicPartition, i64> = revoked
                         .iter()
                         .filter_map(|tp| pending.remove_entry(tp))
                         .collect();

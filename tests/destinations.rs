@@ -8,9 +8,8 @@ mod common;
 
 use kafka_esm::aws::{AwsOptions, StaticCredentials};
 use kafka_esm::config::{Mapping, from_cli_input_json};
-use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::runtime::RunOptions;
-use kafka_esm_rig::{Broker, Compression, InvokeServer, Moto, Record, Reply, unique_name};
+use kafka_esm_rig::{Broker, Compression, InvokeServer, Moto, Nisshi, Record, Reply, unique_name};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -60,10 +59,52 @@ fn source_topic(broker: &dyn Broker) -> String {
     topic
 }
 
+/// What most tests start with: moto's endpoint, a nisshi broker holding a
+/// [`source_topic`], and a new group name.
+async fn setup() -> (String, Nisshi, String, String) {
+    let moto = moto().await;
+    let broker = common::nisshi().await;
+    let topic = source_topic(&broker);
+    (moto, broker, topic, unique_name("dest-group"))
+}
+
+/// A new SQS queue in moto (`prefix` made unique): a client, its URL and its ARN.
+async fn sqs_queue(moto: &str, prefix: &str) -> (aws_sdk_sqs::Client, String, String) {
+    let aws = common::local_aws(moto.to_string()).await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue = unique_name(prefix);
+    let url = sqs.create_queue().queue_name(&queue).send().await.unwrap();
+    let url = url.queue_url().unwrap().to_string();
+    (sqs, url, format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}"))
+}
+
+/// A one-partition topic holding `records`, some too large for a 1 MB batch: written
+/// lz4-compressed (nisshi refuses batches over 1 MB; compressed, they are a few KiB).
+fn topic_with_large_records(broker: &dyn Broker, prefix: &str, records: &[Record]) -> String {
+    let topic = unique_name(prefix);
+    tokio::task::block_in_place(|| {
+        broker.create_topic(&topic, 1)?;
+        broker
+            .refclient()
+            .with("message.max.bytes", "10000000")
+            .produce(&topic, records, Compression::Lz4)
+    })
+    .unwrap();
+    topic
+}
+
+/// librdkafka reports a partition without a committed offset as -1001.
+fn assert_nothing_committed(broker: &dyn Broker, topic: &str, group: &str) {
+    let none = common::committed(broker, topic, group);
+    assert!(
+        none.values().all(|o| *o == -1001),
+        "nothing committed: {none:?}"
+    );
+}
+
 /// Runs `mapping` against a function that always fails, its destination through moto.
 async fn start(mapping: Mapping, server: &InvokeServer, moto: &str) -> common::Running {
-    let config = common::local_aws(server.endpoint()).await;
-    let invoker = LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), "my-fn", None);
+    let invoker = common::lambda_invoker(server, "my-fn").await;
     let options = RunOptions {
         destination_aws: AwsOptions {
             region: Some(Moto::REGION.into()),
@@ -151,17 +192,9 @@ fn check_batch_record(r: &Value, topic: &str, bootstrap: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqs_receives_awss_record_and_the_batch_is_committed_after_it() {
-    let moto = moto().await;
-    let broker = common::nisshi().await;
-    let topic = source_topic(&broker);
-    let group = unique_name("dest-group");
-    let aws = common::local_aws(moto.clone()).await;
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let queue = unique_name("dest-queue");
-    let url = sqs.create_queue().queue_name(&queue).send().await.unwrap();
-    let url = url.queue_url().unwrap().to_string();
+    let (moto, broker, topic, group) = setup().await;
+    let (sqs, url, arn) = sqs_queue(&moto, "dest-queue").await;
     let server = failing_function().await;
-    let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}");
     let running = start(
         mapping(&topic, &broker.bootstrap(), &group, &arn),
         &server,
@@ -183,23 +216,16 @@ async fn sqs_receives_awss_record_and_the_batch_is_committed_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_publishes_the_record_to_its_sqs_subscription() {
-    let moto = moto().await;
-    let broker = common::nisshi().await;
-    let topic = source_topic(&broker);
-    let group = unique_name("dest-group");
-    let aws = common::local_aws(moto.clone()).await;
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let sns = aws_sdk_sns::Client::new(&aws);
-    let queue = unique_name("dest-sub");
-    let url = sqs.create_queue().queue_name(&queue).send().await.unwrap();
-    let url = url.queue_url().unwrap().to_string();
+    let (moto, broker, topic, group) = setup().await;
+    let (sqs, url, queue_arn) = sqs_queue(&moto, "dest-sub").await;
+    let sns = aws_sdk_sns::Client::new(&common::local_aws(moto.clone()).await);
     let sns_topic = unique_name("dest-topic");
     let created = sns.create_topic().name(&sns_topic).send().await.unwrap();
     let topic_arn = created.topic_arn().unwrap().to_string();
     sns.subscribe()
         .topic_arn(&topic_arn)
         .protocol("sqs")
-        .endpoint(format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}"))
+        .endpoint(queue_arn)
         .attributes("RawMessageDelivery", "true")
         .send()
         .await
@@ -224,10 +250,7 @@ async fn sns_publishes_the_record_to_its_sqs_subscription() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_stores_the_record_with_the_whole_event_under_a_time_ordered_key() {
-    let moto = moto().await;
-    let broker = common::nisshi().await;
-    let topic = source_topic(&broker);
-    let group = unique_name("dest-group");
+    let (moto, broker, topic, group) = setup().await;
     let aws = common::local_aws(moto.clone()).await;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&aws)
@@ -305,10 +328,7 @@ async fn s3_stores_the_record_with_the_whole_event_under_a_time_ordered_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kafka_destination_gets_one_message_per_record_with_its_key() {
-    let moto = moto().await;
-    let broker = common::nisshi().await;
-    let topic = source_topic(&broker);
-    let group = unique_name("dest-group");
+    let (moto, broker, topic, group) = setup().await;
     let dlt = unique_name("dest-dlt");
     tokio::task::block_in_place(|| broker.create_topic(&dlt, 3)).unwrap();
     let server = failing_function().await;
@@ -387,16 +407,8 @@ async fn switchable_proxy(target: &str) -> (String, tokio::sync::watch::Sender<b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_outage_holds_the_partition_until_the_destination_works() {
-    let moto = moto().await;
-    let broker = common::nisshi().await;
-    let topic = source_topic(&broker);
-    let group = unique_name("dest-group");
-    let aws = common::local_aws(moto.clone()).await;
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let queue = unique_name("dest-later");
-    let url = sqs.create_queue().queue_name(&queue).send().await.unwrap();
-    let url = url.queue_url().unwrap().to_string();
-    let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}");
+    let (moto, broker, topic, group) = setup().await;
+    let (sqs, url, arn) = sqs_queue(&moto, "dest-later").await;
     let (proxy, up) = switchable_proxy(&moto).await;
     let server = failing_function().await;
     let mut running = start(
@@ -421,12 +433,7 @@ async fn a_destination_outage_holds_the_partition_until_the_destination_works() 
     .clone();
     assert!(problem.contains("GetQueueUrl"), "{problem}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    // librdkafka reports a partition without a committed offset as -1001.
-    let none = common::committed(&broker, &topic, &group);
-    assert!(
-        none.values().all(|o| *o == -1001),
-        "nothing committed: {none:?}"
-    );
+    assert_nothing_committed(&broker, &topic, &group);
     assert_eq!(server.requests().len(), 2, "the batch is not invoked again");
     assert!(
         !running.task.is_finished(),
@@ -447,33 +454,12 @@ async fn a_destination_outage_holds_the_partition_until_the_destination_works() 
     );
 }
 
-/// Waits up to 60 s for the mapping to stop on its own, and returns its error.
-async fn stopped_on_its_own(
-    running: common::Running,
-) -> (
-    kafka_esm::runtime::RuntimeError,
-    kafka_esm::runtime::MappingStatus,
-) {
-    let status = running.status.clone();
-    let result = tokio::time::timeout(Duration::from_secs(60), running.task)
-        .await
-        .expect("the mapping stops within 60 s instead of retrying forever")
-        .unwrap();
-    let e = result.expect_err("the mapping stopped on an error");
-    let last = status.borrow().clone();
-    drop(running.stop);
-    (e, last)
-}
-
 /// A queue that doesn't exist will not exist on the next try either: the mapping stops
 /// with ESM_CONFIG_NOT_VALID naming the queue, and the batch is not committed (nor
 /// dropped).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_that_does_not_exist_stops_the_mapping_instead_of_retrying_forever() {
-    let moto = moto().await;
-    let broker = common::nisshi().await;
-    let topic = source_topic(&broker);
-    let group = unique_name("dest-group");
+    let (moto, broker, topic, group) = setup().await;
     let arn = format!(
         "arn:aws:sqs:us-east-1:{ACCOUNT}:{}",
         unique_name("dest-none")
@@ -485,7 +471,7 @@ async fn a_queue_that_does_not_exist_stops_the_mapping_instead_of_retrying_forev
         &moto,
     )
     .await;
-    let (e, last) = stopped_on_its_own(running).await;
+    let (e, last) = running.stopped_on_its_own().await;
     assert_eq!(e.reason(), "ESM_CONFIG_NOT_VALID", "{e}");
     assert_eq!(last.state, kafka_esm::runtime::State::Disabled);
     assert_eq!(last.state_transition_reason, "ESM_CONFIG_NOT_VALID");
@@ -497,11 +483,7 @@ async fn a_queue_that_does_not_exist_stops_the_mapping_instead_of_retrying_forev
     );
     assert_eq!(last.records_dropped, 0);
     assert_eq!(server.requests().len(), 2, "the first try and one retry");
-    let none = common::committed(&broker, &topic, &group);
-    assert!(
-        none.values().all(|o| *o == -1001),
-        "nothing committed: {none:?}"
-    );
+    assert_nothing_committed(&broker, &topic, &group);
 }
 
 /// A record the `kafka://` topic's broker refuses as too large (our producer writes it
@@ -511,21 +493,13 @@ async fn a_queue_that_does_not_exist_stops_the_mapping_instead_of_retrying_forev
 async fn a_kafka_destination_refusing_a_record_as_too_large_stops_the_mapping() {
     let moto = moto().await;
     let broker = common::nisshi().await;
-    let topic = unique_name("dest-huge");
     // 5 MB: never invocable, so it goes to the destination as MaximumPayloadSizeExceeded.
     let big = vec![b'x'; 5 * 1024 * 1024];
-    tokio::task::block_in_place(|| {
-        broker.create_topic(&topic, 1)?;
-        broker
-            .refclient()
-            .with("message.max.bytes", "10000000")
-            .produce(
-                &topic,
-                &[Record::new(Some(b"big"), Some(&big))],
-                Compression::Lz4,
-            )
-    })
-    .unwrap();
+    let topic = topic_with_large_records(
+        &broker,
+        "dest-huge",
+        &[Record::new(Some(b"big"), Some(&big))],
+    );
     let dlt = unique_name("dest-dlt");
     tokio::task::block_in_place(|| broker.create_topic(&dlt, 1)).unwrap();
     let group = unique_name("dest-group");
@@ -542,7 +516,7 @@ async fn a_kafka_destination_refusing_a_record_as_too_large_stops_the_mapping() 
         &moto,
     )
     .await;
-    let (e, last) = stopped_on_its_own(running).await;
+    let (e, last) = running.stopped_on_its_own().await;
     assert_eq!(e.reason(), "ESM_CONFIG_NOT_VALID", "{e}");
     assert_eq!(last.state_transition_reason, "ESM_CONFIG_NOT_VALID");
     assert!(
@@ -553,18 +527,13 @@ async fn a_kafka_destination_refusing_a_record_as_too_large_stops_the_mapping() 
         last.last_processing_result
     );
     assert!(server.requests().is_empty(), "never invocable");
-    let none = common::committed(&broker, &topic, &group);
-    assert!(
-        none.values().all(|o| *o == -1001),
-        "nothing committed: {none:?}"
-    );
+    assert_nothing_committed(&broker, &topic, &group);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_too_large_to_invoke_goes_to_the_destination_with_a_null_response() {
     let moto = moto().await;
     let broker = common::nisshi().await;
-    let topic = unique_name("dest-big");
     // 5 MB of value is over 6 MB once base64-encoded in the event: never invocable.
     let big = vec![b'x'; 5 * 1024 * 1024];
     let records = vec![
@@ -572,24 +541,11 @@ async fn a_record_too_large_to_invoke_goes_to_the_destination_with_a_null_respon
         Record::new(Some(b"b"), Some(&big)),
         Record::new(Some(b"c"), Some(b"small")),
     ];
-    tokio::task::block_in_place(|| {
-        broker.create_topic(&topic, 1)?;
-        broker
-            .refclient()
-            .with("message.max.bytes", "10000000")
-            // nisshi refuses batches over 1 MB: compressed, this one is a few KiB.
-            .produce(&topic, &records, Compression::Lz4)
-    })
-    .unwrap();
+    let topic = topic_with_large_records(&broker, "dest-big", &records);
     let group = unique_name("dest-group");
-    let aws = common::local_aws(moto.clone()).await;
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let queue = unique_name("dest-big");
-    let url = sqs.create_queue().queue_name(&queue).send().await.unwrap();
-    let url = url.queue_url().unwrap().to_string();
+    let (sqs, url, arn) = sqs_queue(&moto, "dest-big").await;
     let server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::json(json!(null)));
-    let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}");
     let running = start(
         mapping(&topic, &broker.bootstrap(), &group, &arn),
         &server,

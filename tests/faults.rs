@@ -1,7 +1,7 @@
 //! Fault injection: three `kafka-esm run` processes in one group on a 6-partition topic,
 //! nisshi on sqlite behind the rig's [`FaultProxy`], a reference producer (librdkafka,
 //! acks=all, idempotent) writing all along, and a local function (awslambdaric running
-//! `tests/local_handlers/faults.py`) that records every record it handled. Meanwhile, at
+//! `tests/fixtures/faults.py`) that records every record it handled. Meanwhile, at
 //! seeded random moments: `kill -9` of a kafka-esm process and its restart, one broker
 //! `kill -9` and restart on the same sqlite file and port, connection resets, stalls and
 //! refused connections at the proxy, and records whose invocation sleeps past
@@ -117,7 +117,7 @@ struct Scenario {
 impl Scenario {
     fn mapping(&self, metrics: SocketAddr) -> String {
         let python = kafka_esm_rig::rig_tool("venv/bin/python").unwrap();
-        let handlers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers");
+        let handlers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         // The handler learns where to report from its command line, not from kafka-esm's
         // environment (which a local function need not inherit).
         let command = format!(

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{both_brokers as brokers, cluster, trace};
-use kafka_esm::kafka::conn::ConnectionConfig;
-use kafka_esm::kafka::fetcher::{
+use kafka_esm::kafka::client::conn::ConnectionConfig;
+use kafka_esm::kafka::consumer::fetcher::{
     FetchConfig, FetchError, FetchPosition, Fetcher, OffsetReset, PartitionRecords,
 };
 use kafka_esm_rig::{Broker, Compression, Delivered, MockCluster, Record, unique_name};
@@ -63,7 +63,7 @@ fn produce(broker: &dyn Broker, topic: &str, records: &[Record], codec: Compress
 /// within a partition (in order, none twice) and `next_offset` follows the last record.
 #[derive(Default)]
 struct Received {
-    by_partition: BTreeMap<i32, Vec<kafka_esm::kafka::wire::records::Record>>,
+    by_partition: BTreeMap<i32, Vec<kafka_esm::kafka::protocol::records::Record>>,
 }
 
 impl Received {
@@ -104,20 +104,7 @@ impl Received {
             for r in records {
                 let s = &sent[&(*p, r.offset)];
                 let at = format!("{what}: partition {p} offset {}", r.offset);
-                assert_eq!(r.key.as_deref(), s.key.as_deref(), "{at} key");
-                assert_eq!(r.value.as_deref(), s.value.as_deref(), "{at} value");
-                assert_eq!(r.timestamp, s.timestamp.unwrap(), "{at} timestamp");
-                let headers: Vec<(String, Option<Vec<u8>>)> = r
-                    .headers
-                    .clone()
-                    .map(|(k, v)| {
-                        (
-                            String::from_utf8(k.to_vec()).unwrap(),
-                            v.map(|v| v.to_vec()),
-                        )
-                    })
-                    .collect();
-                assert_eq!(headers, s.headers, "{at} headers");
+                common::assert_record_is(r, s, &at);
             }
         }
     }
@@ -428,7 +415,7 @@ async fn pause_stops_a_partition_and_resume_restarts_it_at_the_same_offset() {
 /// DeleteRecords (nisshi only: the mock cluster has no DeleteRecords): moves the log
 /// start of `topic`/`partition` to `before`, as retention would.
 async fn delete_records(broker: &dyn Broker, topic: &str, partition: i32, before: i64) {
-    use kafka_esm::kafka::conn::Connection;
+    use kafka_esm::kafka::client::conn::Connection;
     use kafka_protocol::messages::delete_records_request::{
         DeleteRecordsPartition, DeleteRecordsTopic,
     };
@@ -621,7 +608,7 @@ async fn a_broker_restart_loses_and_duplicates_nothing() {
 /// ourselves): every codec still comes back byte-identical, in order, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_v1_to_v3_for_pre_0_11_brokers_reads_the_same_records() {
-    use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
+    use kafka_esm::kafka::client::cluster::{Cluster, ClusterConfig};
     use kafka_protocol::messages::ApiKey;
     for broker in brokers().await {
         let topic = unique_name("fetcher-legacy");

@@ -4,9 +4,14 @@
 mod common;
 
 use common::cluster;
-use kafka_esm::kafka::cluster::Cluster;
-use kafka_esm::kafka::coordinator::{Generation, GroupConfig, GroupMember, MemberSubscription};
-use kafka_esm::kafka::messages::consumer_protocol::{Assignment, Subscription, TopicPartitions};
+use kafka_esm::kafka::TopicPartition;
+use kafka_esm::kafka::client::cluster::Cluster;
+use kafka_esm::kafka::consumer::coordinator::{
+    Generation, GroupConfig, GroupMember, MemberSubscription,
+};
+use kafka_esm::kafka::protocol::messages::consumer_protocol::{
+    Assignment, Subscription, TopicPartitions,
+};
 use kafka_esm_rig::{Broker, Compression, Nisshi, Record, unique_name};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -226,14 +231,14 @@ async fn our_commits_and_the_reference_clients_commits_are_one_group_state() {
         m.join(&mut deal(&topic, partitions))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", broker.kind()));
-        let all: Vec<(String, i32)> = (0..partitions).map(|p| (topic.clone(), p)).collect();
+        let all: Vec<TopicPartition> = (0..partitions).map(|p| (topic.clone(), p)).collect();
         assert!(
             m.committed(&all).await.unwrap().is_empty(),
             "{}",
             broker.kind()
         );
 
-        let ours: BTreeMap<(String, i32), i64> =
+        let ours: BTreeMap<TopicPartition, i64> =
             [((topic.clone(), 0), 3), ((topic.clone(), 2), 5)].into();
         m.commit(&ours).await.unwrap();
         assert_eq!(m.committed(&all).await.unwrap(), ours, "{}", broker.kind());
@@ -289,7 +294,7 @@ async fn a_commit_from_a_stale_generation_is_refused_and_asks_to_rejoin() {
     b.set_timeouts(Duration::from_secs(6), Duration::from_secs(2));
     let g = b.join(&mut deal(&topic, 2)).await.unwrap();
     assert_eq!(partitions_of(&g), [0, 1].into());
-    let stale: BTreeMap<(String, i32), i64> = [((topic.clone(), 0), 1)].into();
+    let stale: BTreeMap<TopicPartition, i64> = [((topic.clone(), 0), 1)].into();
     let err = a.commit(&stale).await.unwrap_err();
     assert!(err.needs_rejoin(), "{err}");
     let all = vec![(topic.clone(), 0), (topic.clone(), 1)];

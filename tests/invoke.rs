@@ -5,7 +5,6 @@ mod common;
 
 use bytes::Bytes;
 use kafka_esm::engine::{Failure, InvokeOutcome};
-use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::invoke::{InvokeError, Invoker, outcome};
 use kafka_esm_rig::{InvokeServer, Reply};
 use serde_json::json;
@@ -13,12 +12,7 @@ use serde_json::json;
 #[tokio::test]
 async fn every_lambda_answer_maps_to_its_outcome() {
     let mut server = InvokeServer::start().await.unwrap();
-    let config = common::local_aws(server.endpoint()).await;
-    let invoker = LambdaInvoker::new(
-        aws_sdk_lambda::Client::new(&config),
-        "my-fn",
-        Some("live".into()),
-    );
+    let invoker = common::qualified_lambda_invoker(&server, "my-fn", Some("live")).await;
     let partial = json!({"batchItemFailures": [
         {"itemIdentifier": {"topic-partition": "orders-3", "offset": 41}},
         {"itemIdentifier": {"topic-partition": "orders-3", "offset": 40}}]});

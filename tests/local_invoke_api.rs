@@ -1,7 +1,7 @@
 //! The Lambda Invoke API that kafka-esm serves on loopback for local functions, called
 //! with aws-sdk-lambda (an endpoint override), as any tool that calls Lambda would: the
 //! handlers are AWS's Python runtime client (awslambdaric) running
-//! `tests/local_handlers/handler.py`. Success, a function error, a timeout, the other
+//! `tests/fixtures/handler.py`. Success, a function error, a timeout, the other
 //! invocation types, and an unknown function (404 ResourceNotFoundException); our own
 //! Lambda invoker (the production path) pointed at it; and `kafka-esm run
 //! --invoke-address` serving it next to a mapping.
@@ -15,7 +15,6 @@ use kafka_esm::invoke::Invoker;
 use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::invoke::local::{InvokeApi, InvokeApiError, LocalFunction, LocalInvoker};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +27,7 @@ fn function(name: &str, handler: &str, timeout_s: u64) -> Arc<LocalInvoker> {
         "awslambdaric".into(),
         format!("handler.{handler}").into(),
     ];
-    f.working_dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers"));
+    f.working_dir = Some(common::fixtures());
     f.timeout = Duration::from_secs(timeout_s);
     Arc::new(LocalInvoker::new(f).unwrap())
 }
@@ -261,7 +260,7 @@ async fn requests_from_web_pages_are_refused() {
 async fn event_invocations_are_bounded() {
     let mut f = LocalFunction::new("held", kafka_esm_rig::rig_tool("venv/bin/python").unwrap());
     f.args = vec!["-m".into(), "awslambdaric".into(), "handler.gate".into()];
-    f.working_dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers"));
+    f.working_dir = Some(common::fixtures());
     f.timeout = Duration::from_secs(60);
     f.concurrency = 1;
     let api = InvokeApi::bind(
@@ -353,7 +352,7 @@ async fn kafka_esm_run(
         ))
         .args(["--function-timeout", "60"])
         .args(["--invoke-address", &format!("127.0.0.1:{port}")])
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers"))
+        .current_dir(common::fixtures())
         .env("RUST_LOG", "warn")
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

@@ -1,5 +1,5 @@
 //! Local functions against AWS's own runtime client: `awslambdaric` (PyPI, in the rig's
-//! venv) runs the handlers in `tests/local_handlers/handler.py` through kafka-esm's
+//! venv) runs the handlers in `tests/fixtures/handler.py` through kafka-esm's
 //! Lambda Runtime API. Success, a raised exception, a timeout and a crash, each followed
 //! by an invocation that works (after a cold start where the process was replaced); the
 //! pool (concurrent invocations on distinct processes, the concurrency limit, a crash
@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 fn handlers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// `python -m awslambdaric handler.<name>`, from the handlers' directory.

@@ -7,10 +7,10 @@ use bytes::Bytes;
 mod common;
 
 use common::{both_brokers as brokers, trace};
-use kafka_esm::kafka::cluster::Cluster;
-use kafka_esm::kafka::produce::batch::ProduceRecord;
+use kafka_esm::kafka::client::cluster::Cluster;
 use kafka_esm::kafka::producer::{Producer, ProducerConfig};
-use kafka_esm::kafka::wire::records::Compression as Codec;
+use kafka_esm::kafka::protocol::records::Compression as Codec;
+use kafka_esm::kafka::protocol::records::encode::ProduceRecord;
 use kafka_esm_rig::{Broker, Compression, MockCluster, Record, unique_name};
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -2,12 +2,15 @@
 //! the rig's venv, one exchange per process. SHA-256 and SHA-512, the right and a wrong
 //! password, and a user name that needs escaping.
 
-use kafka_esm::kafka::sasl::SaslError;
-use kafka_esm::kafka::sasl::scram::{ScramClient, ScramHash};
+use kafka_esm::kafka::client::conn::sasl::SaslError;
+use kafka_esm::kafka::client::conn::sasl::scram::{ScramClient, ScramHash};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scram_server.py");
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/scram_server.py"
+);
 
 /// Runs one exchange: scramp stores `stored_password` for `user`; our client uses
 /// `password`. Returns the client's verdict on the server-final message.

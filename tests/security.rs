@@ -12,9 +12,8 @@ mod common;
 use kafka_esm::access;
 use kafka_esm::aws::{AwsOptions, StaticCredentials};
 use kafka_esm::config::{Mapping, from_cli_input_json};
-use kafka_esm::invoke::lambda::LambdaInvoker;
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
-use kafka_esm::kafka::conn::ConnectionConfig;
+use kafka_esm::kafka::client::cluster::{Cluster, ClusterConfig};
+use kafka_esm::kafka::client::conn::ConnectionConfig;
 use kafka_esm::runtime::{self, RuntimeError};
 use kafka_esm_rig::{
     Broker, Compression, InvokeServer, Moto, Nisshi, NisshiOptions, Pki, Record, RefClient, Reply,
@@ -101,8 +100,7 @@ fn topic_with_records(refclient: &RefClient) -> String {
 async fn run(mapping: Mapping) -> Result<(), RuntimeError> {
     let mut server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::json(json!(null)));
-    let config = common::local_aws(server.endpoint()).await;
-    let invoker = LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), "my-fn", None);
+    let invoker = common::lambda_invoker(&server, "my-fn").await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut task = tokio::spawn(async move {
         runtime::run(

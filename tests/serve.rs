@@ -33,7 +33,7 @@ impl Serve {
         let report = dir.join("report.jsonl");
         let functions = dir.join("functions.json");
         let python = rig_tool("venv/bin/python").unwrap();
-        let handlers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers");
+        let handlers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         std::fs::write(
             &functions,
             json!({"Functions": [{

@@ -6,9 +6,9 @@
 
 mod common;
 
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig, ClusterError};
-use kafka_esm::kafka::conn::{ConnError, ConnectionConfig};
-use kafka_esm::kafka::tls::{Roots, TlsConfig, TlsFailure};
+use kafka_esm::kafka::client::cluster::{Cluster, ClusterConfig, ClusterError};
+use kafka_esm::kafka::client::conn::{ConnError, ConnectionConfig};
+use kafka_esm::kafka::client::tls::{Roots, TlsConfig, TlsFailure};
 use kafka_esm_rig::{Broker, Nisshi, NisshiOptions, Pki, StunnelFront, unique_name};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

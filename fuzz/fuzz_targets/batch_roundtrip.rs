@@ -21,9 +21,9 @@
 
 use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
-use kafka_esm::kafka::produce::batch::{BatchHeader, EncodeError, ProduceRecord, encode_batch};
-use kafka_esm::kafka::wire::DecodeError;
-use kafka_esm::kafka::wire::records::{Compression, RecordBatches, TimestampType};
+use kafka_esm::kafka::protocol::records::encode::{BatchHeader, EncodeError, ProduceRecord, encode_batch};
+use kafka_esm::kafka::protocol::DecodeError;
+use kafka_esm::kafka::protocol::records::{Compression, RecordBatches, TimestampType};
 use kafka_esm_fuzz::{KIB, check};
 use libfuzzer_sys::fuzz_target;
 

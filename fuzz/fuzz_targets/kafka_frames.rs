@@ -17,7 +17,7 @@
 
 use arbitrary::{Result, Unstructured};
 use bytes::{Bytes, BytesMut};
-use kafka_esm::kafka::messages::{consumer_protocol, fetch, find_coordinator, metadata};
+use kafka_esm::kafka::protocol::messages::{consumer_protocol, fetch, find_coordinator, metadata};
 use kafka_esm_fuzz::{KIB, check};
 use kafka_protocol::messages::{
     BrokerId, FetchResponse, FindCoordinatorResponse, MetadataResponse, TopicName, fetch_response,

@@ -13,7 +13,7 @@
 #![no_main]
 
 use bytes::Bytes;
-use kafka_esm::kafka::wire::records::{AbortedTransaction, AbortedTransactions, RecordBatches};
+use kafka_esm::kafka::protocol::records::{AbortedTransaction, AbortedTransactions, RecordBatches};
 use kafka_esm_fuzz::{KIB, check};
 use libfuzzer_sys::fuzz_target;
 

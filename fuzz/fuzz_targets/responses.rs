@@ -12,7 +12,7 @@
 #![no_main]
 
 use bytes::Bytes;
-use kafka_esm::kafka::messages::*;
+use kafka_esm::kafka::protocol::messages::*;
 use kafka_esm_fuzz::{KIB, check};
 use libfuzzer_sys::fuzz_target;
 

@@ -8,7 +8,7 @@
 
 #![no_main]
 
-use kafka_esm::kafka::sasl::scram::{ScramClient, ScramHash};
+use kafka_esm::kafka::client::conn::sasl::scram::{ScramClient, ScramHash};
 use kafka_esm_fuzz::{KIB, check};
 use libfuzzer_sys::fuzz_target;
 

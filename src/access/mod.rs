@@ -10,9 +10,9 @@ pub mod secrets;
 
 use crate::aws::AwsOptions;
 use crate::config::{Authentication, Mapping, SecurityProtocol};
-use crate::kafka::conn::ConnectionConfig;
-use crate::kafka::sasl::{Mechanism, SaslCredentials};
-use crate::kafka::tls::{Roots, TlsConfig, TlsConfigError};
+use crate::kafka::client::conn::ConnectionConfig;
+use crate::kafka::client::conn::sasl::{Mechanism, SaslCredentials};
+use crate::kafka::client::tls::{Roots, TlsConfig, TlsConfigError};
 use crate::security::KeyError;
 use secrets::{Secret, SecretError};
 use std::sync::Arc;

@@ -10,13 +10,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use clap::{Args, Subcommand, ValueEnum};
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
-use kafka_esm::kafka::conn::ConnectionConfig;
+use kafka_esm::kafka::TopicPartition;
+use kafka_esm::kafka::client::cluster::{Cluster, ClusterConfig};
+use kafka_esm::kafka::client::conn::ConnectionConfig;
+use kafka_esm::kafka::consumer::fetcher::FetchPosition;
 use kafka_esm::kafka::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
-use kafka_esm::kafka::fetcher::FetchPosition;
-use kafka_esm::kafka::produce::batch::ProduceRecord;
 use kafka_esm::kafka::producer::{Producer, ProducerConfig};
-use kafka_esm::kafka::wire::records::{Record, TimestampType};
+use kafka_esm::kafka::protocol::records::encode::ProduceRecord;
+use kafka_esm::kafka::protocol::records::{Record, TimestampType};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -163,7 +164,7 @@ async fn consume(args: ConsumeArgs) -> Result<()> {
     Ok(())
 }
 
-fn names(parts: &[(String, i32)]) -> String {
+fn names(parts: &[TopicPartition]) -> String {
     let names: Vec<String> = parts.iter().map(|(t, p)| format!("{t}-{p}")).collect();
     names.join(", ")
 }

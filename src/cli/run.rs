@@ -89,10 +89,7 @@ pub fn run(args: MappingArgs) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("kafka-esm run: {}: {e}", e.reason());
-                if matches!(
-                    e,
-                    runtime::RuntimeError::Unsupported { .. } | runtime::RuntimeError::Filters(_)
-                ) {
+                if matches!(e, runtime::RuntimeError::Unsupported { .. }) {
                     ExitCode::from(2)
                 } else {
                     ExitCode::FAILURE

@@ -5,13 +5,19 @@
 //! so the engine never re-validates. Names follow the AWS parameters (`BatchSize` is
 //! `batch_size`); `-1` ("infinite") becomes `None`; seconds become [`Duration`]s.
 
+use crate::filter::FilterSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use uuid::Uuid;
 
 /// One event source mapping: a topic, a function and how records go from one to the other.
+///
+/// Read it by field; make it only with the resolver ([`crate::config::from_cli_input_json`],
+/// [`crate::config::MappingArgs::resolve`]): outside this crate it cannot be built by hand
+/// (`#[non_exhaustive]`), so a `Mapping` is always a validated one.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Mapping {
     /// Identifies this mapping in state, logs and metrics: `KafkaEsm.Uuid` (`--uuid`) when
     /// given, else a random v4 UUID per start, as AWS generates one per mapping.
@@ -45,8 +51,9 @@ pub struct Mapping {
     pub security_protocol: SecurityProtocol,
     /// `DestinationConfig.OnFailure.Destination`; `None` when absent or `""`.
     pub on_failure: Option<OnFailureDestination>,
-    /// `FilterCriteria.Filters`: up to 5; empty means every record is delivered.
-    pub filters: Vec<Filter>,
+    /// `FilterCriteria.Filters`: up to 5, compiled once by the resolver; empty means
+    /// every record is delivered.
+    pub filters: FilterSet,
     /// `ProvisionedPollerConfig`, with its defaults filled in.
     pub provisioned_pollers: Option<ProvisionedPollers>,
     /// `MaximumRetryAttempts`: `None` is infinite (-1).
@@ -216,14 +223,6 @@ impl OnFailureDestination {
             OnFailureDestination::Kafka { topic } => format!("kafka://{topic}"),
         }
     }
-}
-
-/// One `FilterCriteria.Filters[].Pattern`: the raw string and its parsed JSON object,
-/// already known to compile (`crate::filter::FilterSet::compile` accepts it).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Filter {
-    pub pattern: String,
-    pub parsed: serde_json::Value,
 }
 
 /// `ProvisionedPollerConfig` with defaults: `minimum..=maximum` consumers.

@@ -49,7 +49,7 @@ pub use error::{
 };
 pub use esm::MAX_FUNCTION_TIMEOUT_SECONDS;
 pub use mapping::{
-    Authentication, BootstrapServer, ConfigWarning, ConsumerGroupIdOrigin, EsmOptions, Filter,
+    Authentication, BootstrapServer, ConfigWarning, ConsumerGroupIdOrigin, EsmOptions,
     FunctionName, Mapping, OnFailureDestination, ProvisionedPollers,
     RETRY_ATTEMPTS_CAP_WITH_DESTINATION, SecretSource, SecurityProtocol, StartingPosition,
 };

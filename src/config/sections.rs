@@ -11,10 +11,9 @@
 use super::destination::parse_destination;
 use super::error::Problem;
 use super::json::{Report, array, check_keys, get, index, integer_in, join, object, string};
-use super::mapping::{
-    BootstrapServer, ConfigWarning, Filter, OnFailureDestination, ProvisionedPollers,
-};
+use super::mapping::{BootstrapServer, ConfigWarning, OnFailureDestination, ProvisionedPollers};
 use super::names::parse_bootstrap_server;
+use crate::filter::{Filter, FilterSet};
 use serde_json::Value;
 
 /// `SelfManagedEventSource.Endpoints.KAFKA_BOOTSTRAP_SERVERS`; `None` unless every entry
@@ -137,17 +136,18 @@ pub const MAX_FILTERS: usize = 5;
 pub const MAX_PATTERN_LEN: usize = 4096;
 
 /// `FilterCriteria.Filters`: each pattern must be a JSON object in the filter rule syntax,
-/// checked by compiling it with the filtering layer ([`crate::filter::Pattern`]).
-pub fn filters(r: &mut Report, v: &Value) -> Vec<Filter> {
+/// checked by compiling it once with the filtering layer ([`Filter::compile`]); the
+/// mapping carries the compiled set.
+pub fn filters(r: &mut Report, v: &Value) -> FilterSet {
     let field = "FilterCriteria";
     let mut out = Vec::new();
     let Some(map) = object(r, field, v) else {
-        return out;
+        return FilterSet::default();
     };
     check_keys(r, field, map, &["Filters"]);
     let list_field = join(field, "Filters");
     let Some(list) = get(map, "Filters").and_then(|l| array(r, &list_field, l)) else {
-        return out;
+        return FilterSet::default();
     };
     if list.len() > MAX_FILTERS {
         r.invalid(
@@ -183,11 +183,8 @@ pub fn filters(r: &mut Report, v: &Value) -> Vec<Filter> {
             continue;
         }
         match serde_json::from_str::<Value>(pattern) {
-            Ok(parsed @ Value::Object(_)) => match crate::filter::Pattern::compile(&parsed) {
-                Ok(_) => out.push(Filter {
-                    pattern: pattern.to_owned(),
-                    parsed,
-                }),
+            Ok(parsed @ Value::Object(_)) => match Filter::compile(pattern, parsed) {
+                Ok(filter) => out.push(filter),
                 Err(e) => r.invalid(
                     pattern_field,
                     format!("is not a valid filter pattern: {e}"),
@@ -203,7 +200,7 @@ pub fn filters(r: &mut Report, v: &Value) -> Vec<Filter> {
             Err(e) => r.invalid(pattern_field, format!("is not valid JSON: {e}")),
         }
     }
-    out
+    FilterSet::new(out)
 }
 
 /// `ProvisionedPollerConfig` with its defaults.
@@ -391,8 +388,8 @@ mod tests {
         );
         assert!(r.errors.is_empty());
         assert_eq!(f.len(), 2);
-        assert_eq!(f[0].parsed, json!({"value": {"kind": ["order"]}}));
-        assert_eq!(f[0].pattern, "{\"value\": {\"kind\": [\"order\"]}}");
+        assert_eq!(f[0].parsed(), &json!({"value": {"kind": ["order"]}}));
+        assert_eq!(f[0].pattern(), "{\"value\": {\"kind\": [\"order\"]}}");
         assert!(filters(&mut r, &json!({"Filters": []})).is_empty());
         assert!(filters(&mut r, &json!({})).is_empty());
         assert!(r.errors.is_empty());

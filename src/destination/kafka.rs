@@ -14,9 +14,9 @@
 
 use super::record::{OnFailureRecord, request_id};
 use super::{DestinationError, Failure, Origin, to_json};
-use crate::kafka::cluster::Cluster;
-use crate::kafka::produce::batch::ProduceRecord;
+use crate::kafka::client::cluster::Cluster;
 use crate::kafka::producer::{Producer, ProducerConfig};
+use crate::kafka::protocol::records::encode::ProduceRecord;
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 

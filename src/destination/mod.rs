@@ -24,7 +24,7 @@ mod sqs;
 use crate::aws::AwsOptions;
 use crate::config::{Mapping, OnFailureDestination};
 use crate::engine::{Condition, Millis};
-use crate::kafka::cluster::Cluster;
+use crate::kafka::client::cluster::Cluster;
 use crate::kafka::producer::ProduceError;
 use crate::lambda::Event;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
@@ -243,8 +243,8 @@ fn service_retry(code: Option<&str>, status: u16) -> Retry {
 /// refusing the records (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE, INVALID_RECORD), the
 /// topic's ACLs (TOPIC_AUTHORIZATION_FAILED), or a transport failure.
 fn produce_retry(e: &ProduceError) -> Retry {
-    use crate::kafka::cluster::ClusterError;
-    use crate::kafka::conn::ConnError;
+    use crate::kafka::client::cluster::ClusterError;
+    use crate::kafka::client::conn::ConnError;
     match e {
         ProduceError::Cluster(ClusterError::Conn(
             ConnError::Timeout { .. } | ConnError::ConnectTimeout { .. },
@@ -354,9 +354,9 @@ fn to_json(record: &OnFailureRecord, destination: &str) -> Result<String, Destin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::cluster::{ClusterError, KafkaCode};
-    use crate::kafka::conn::ConnError;
-    use crate::kafka::wire::records::{Headers, Record, TimestampType};
+    use crate::kafka::client::cluster::{ClusterError, KafkaCode};
+    use crate::kafka::client::conn::ConnError;
+    use crate::kafka::protocol::records::{Headers, Record, TimestampType};
     use crate::lambda::EventEncoder;
     use std::time::{Duration, Instant};
 

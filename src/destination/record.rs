@@ -240,7 +240,7 @@ pub(super) fn civil(millis: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
 mod tests {
     use super::*;
     use crate::engine::Condition;
-    use crate::kafka::wire::records::{Headers, Record, TimestampType};
+    use crate::kafka::protocol::records::{Headers, Record, TimestampType};
     use crate::lambda::EventEncoder;
     use bytes::Bytes;
     use serde_json::{Value, json};

@@ -33,6 +33,7 @@ mod partition;
 #[cfg(test)]
 mod tests;
 
+use crate::kafka::TopicPartition;
 use partition::PartitionState;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -45,9 +46,6 @@ pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 2 * 6 * 1024 * 1024 * 4;
 /// Wall-clock milliseconds since the Unix epoch, the unit of record timestamps. The
 /// caller passes the current time into every call.
 pub type Millis = i64;
-
-/// A topic and partition.
-pub type TopicPartition = (String, i32);
 
 /// What the engine needs to know of a record.
 pub trait EngineRecord: Clone {
@@ -154,6 +152,18 @@ pub enum InvokeOutcome {
     PartialFailure {
         failed_offsets: Vec<i64>,
     },
+}
+
+impl InvokeOutcome {
+    /// Whether the whole batch succeeded: a success, or a partial batch response that
+    /// names no failed record.
+    pub fn is_success(&self) -> bool {
+        match self {
+            InvokeOutcome::Success => true,
+            InvokeOutcome::PartialFailure { failed_offsets } => failed_offsets.is_empty(),
+            InvokeOutcome::Failed(_) => false,
+        }
+    }
 }
 
 /// What the runtime must do.

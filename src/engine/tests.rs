@@ -76,6 +76,24 @@ fn invoke(actions: &[Action<Rec>]) -> (BatchId, Vec<i64>, u32) {
     invokes.into_iter().next().unwrap()
 }
 
+/// The first SendToDestination among `actions`: its id, records, condition and attempts.
+fn sent_to_destination(actions: &[Action<Rec>]) -> (BatchId, Vec<Rec>, Condition, u32) {
+    let Some(Action::SendToDestination {
+        id,
+        records,
+        condition,
+        attempts,
+        ..
+    }) = actions
+        .iter()
+        .find(|a| matches!(a, Action::SendToDestination { .. }))
+        .cloned()
+    else {
+        panic!("{actions:?}")
+    };
+    (id, records, condition, attempts)
+}
+
 fn commits(actions: &[Action<Rec>]) -> Vec<i64> {
     actions
         .iter()
@@ -176,19 +194,7 @@ fn a_record_too_big_alone_goes_to_the_destination_and_processing_goes_on() {
         e.invoked(id, InvokeOutcome::Success, 1);
         let a = drain(&mut e);
         if has_destination {
-            let Some(Action::SendToDestination {
-                id,
-                records,
-                condition,
-                attempts,
-                ..
-            }) = a
-                .iter()
-                .find(|a| matches!(a, Action::SendToDestination { .. }))
-                .cloned()
-            else {
-                panic!("{a:?}")
-            };
+            let (id, records, condition, attempts) = sent_to_destination(&a);
             assert_eq!(
                 (records, condition, attempts),
                 (vec![big.clone()], Condition::MaximumPayloadSizeExceeded, 0)
@@ -281,19 +287,7 @@ fn retries_stop_at_maximum_retry_attempts_then_the_destination_gets_the_batch() 
     });
     e.fetched(&tp(0), recs(0..3), 3, 0);
     let a = fail_until_given_up(&mut e, Failure::Function, 10);
-    let Some(Action::SendToDestination {
-        id,
-        records,
-        condition,
-        attempts,
-        ..
-    }) = a
-        .iter()
-        .find(|x| matches!(x, Action::SendToDestination { .. }))
-        .cloned()
-    else {
-        panic!("{a:?}")
-    };
+    let (id, records, condition, attempts) = sent_to_destination(&a);
     assert_eq!(records.len(), 3);
     assert_eq!(
         (condition, attempts),

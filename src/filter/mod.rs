@@ -2,11 +2,12 @@
 //!
 //! This layer owns the pattern language AWS documents as "Filter rule syntax" (the
 //! EventBridge event-pattern language): it compiles each `FilterCriteria.Filters[].Pattern`
-//! once ([`Pattern::compile`], [`FilterSet::compile`]), refusing invalid patterns with a
+//! once ([`Pattern::compile`], [`Filter::compile`]), refusing invalid patterns with a
 //! [`PatternError`] that says where and what, and answers whether a record matches
-//! ([`FilterSet::matches`]). It reads no configuration file, fetches nothing and commits
-//! nothing; [`config`](crate::config) calls it to validate patterns, the runtime to skip
-//! records.
+//! ([`FilterSet::matches`]). It owns the pattern types ([`Pattern`], [`Filter`],
+//! [`FilterSet`]); it reads no configuration file, fetches nothing and commits nothing.
+//! [`config`](crate::config) compiles the patterns while it validates a mapping, and the
+//! resolved mapping carries them compiled (`Mapping::filters`); the runtime only matches.
 //!
 //! # What a pattern sees
 //!
@@ -21,9 +22,9 @@
 //!
 //! # How the runtime uses it
 //!
-//! Compile once per mapping (`FilterSet::compile(&mapping.filters)`, which cannot fail
-//! for a validated mapping), then for every fetched record build
-//! `RecordView::new(topic, partition, &record)` and call [`FilterSet::matches`]. A record
+//! The mapping's filters come compiled (`mapping.filters`, a [`FilterSet`]); for every
+//! fetched record the runtime builds `RecordView::new(topic, partition, &record)` and
+//! calls [`FilterSet::matches`]. A record
 //! that matches goes into the batch. One that does not is never sent to the function, but
 //! it is consumed: its offset counts as processed and is committed with the batch around
 //! it (or on its own when a whole fetch is filtered out), and it is counted in a metric.
@@ -60,7 +61,6 @@ pub use error::{PatternError, PatternProblem};
 pub use numeric::NUMERIC_LIMIT;
 pub use record::RecordView;
 
-use crate::config::Filter;
 use compile::Node;
 use record::Fields;
 use serde_json::Value;
@@ -79,14 +79,54 @@ impl Pattern {
 
     /// Parse and compile a pattern's text, as in `FilterCriteria.Filters[].Pattern`.
     pub fn parse(text: &str) -> Result<Self, PatternError> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| PatternError::new("", PatternProblem::Json(e.to_string())))?;
-        Self::compile(&v)
+        Self::compile(&parse_json(text)?)
     }
 
     /// Whether `record` matches this pattern alone.
     pub fn matches(&self, record: &RecordView<'_>) -> bool {
         matcher::record_matches(&self.root, &Fields::new(record))
+    }
+}
+
+/// A pattern's text as JSON.
+fn parse_json(text: &str) -> Result<Value, PatternError> {
+    serde_json::from_str(text)
+        .map_err(|e| PatternError::new("", PatternProblem::Json(e.to_string())))
+}
+
+/// One `FilterCriteria.Filters[].Pattern`: its text as configured, its parsed JSON and
+/// its compiled form. Only made by compiling, so it always matches what its text says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pattern: String,
+    parsed: Value,
+    compiled: Pattern,
+}
+
+impl Filter {
+    /// Compiles `parsed`, the JSON of the pattern text `pattern`.
+    pub fn compile(pattern: impl Into<String>, parsed: Value) -> Result<Self, PatternError> {
+        let compiled = Pattern::compile(&parsed)?;
+        Ok(Self {
+            pattern: pattern.into(),
+            parsed,
+            compiled,
+        })
+    }
+
+    /// The pattern's text, as configured.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The pattern's parsed JSON.
+    pub fn parsed(&self) -> &Value {
+        &self.parsed
+    }
+
+    /// Whether `record` matches this filter alone.
+    pub fn matches(&self, record: &RecordView<'_>) -> bool {
+        self.compiled.matches(record)
     }
 }
 
@@ -98,54 +138,55 @@ pub struct FilterError {
     pub error: PatternError,
 }
 
-/// A mapping's filters, compiled: a record is sent to the function when any matches.
+/// A mapping's filters, compiled: a record is sent to the function when any matches. It
+/// derefs to its [`Filter`]s, in configuration order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FilterSet {
-    patterns: Vec<Pattern>,
+    filters: Vec<Filter>,
 }
 
 impl FilterSet {
-    /// Compile every filter; all the bad ones are reported, with their index.
-    pub fn compile(filters: &[Filter]) -> Result<Self, Vec<FilterError>> {
-        let mut patterns = Vec::with_capacity(filters.len());
+    /// A set of compiled filters.
+    pub fn new(filters: Vec<Filter>) -> Self {
+        Self { filters }
+    }
+
+    /// Parses and compiles every pattern text; all the bad ones are reported, with their
+    /// index.
+    pub fn parse<S: AsRef<str>>(patterns: &[S]) -> Result<Self, Vec<FilterError>> {
+        let mut filters = Vec::with_capacity(patterns.len());
         let mut errors = Vec::new();
-        for (index, f) in filters.iter().enumerate() {
-            match Pattern::compile(&f.parsed) {
-                Ok(p) => patterns.push(p),
+        for (index, text) in patterns.iter().enumerate() {
+            let text = text.as_ref();
+            match parse_json(text).and_then(|parsed| Filter::compile(text, parsed)) {
+                Ok(filter) => filters.push(filter),
                 Err(error) => errors.push(FilterError { index, error }),
             }
         }
         if errors.is_empty() {
-            Ok(Self { patterns })
+            Ok(Self { filters })
         } else {
             Err(errors)
         }
     }
 
-    /// A set of already compiled patterns.
-    pub fn from_patterns(patterns: Vec<Pattern>) -> Self {
-        Self { patterns }
-    }
-
-    /// Whether there are no filters (every record matches).
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
-    /// How many filters there are.
-    pub fn len(&self) -> usize {
-        self.patterns.len()
-    }
-
     /// Whether `record` goes to the function: true with no filters, else when any filter
     /// matches. `value` and `key` are decoded at most once, and only if a filter names them.
     pub fn matches(&self, record: &RecordView<'_>) -> bool {
-        if self.patterns.is_empty() {
+        if self.filters.is_empty() {
             return true;
         }
         let fields = Fields::new(record);
-        self.patterns
+        self.filters
             .iter()
-            .any(|p| matcher::record_matches(&p.root, &fields))
+            .any(|f| matcher::record_matches(&f.compiled.root, &fields))
+    }
+}
+
+impl std::ops::Deref for FilterSet {
+    type Target = [Filter];
+
+    fn deref(&self) -> &[Filter] {
+        &self.filters
     }
 }

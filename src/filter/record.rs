@@ -8,7 +8,7 @@
 //! the event's shape, `[{"name": [byte, ...]}]` with signed bytes, built only when named.
 
 use super::rule::Leaf;
-use crate::kafka::wire::records::{Headers, Record, TimestampType};
+use crate::kafka::protocol::records::{Headers, Record, TimestampType};
 use serde_json::{Number, Value};
 use std::cell::OnceCell;
 

@@ -19,7 +19,7 @@ pub mod consumer;
 pub mod producer;
 pub mod protocol;
 
-/// A topic and one of its partitions: the one name for this pair in the Kafka layer.
+/// A topic and one of its partitions: the one name for this pair, in every layer.
 pub type TopicPartition = (String, i32);
 
 pub use client::cluster::{Cluster, ClusterConfig, ClusterError};
@@ -28,20 +28,3 @@ pub use consumer::{Consumer, ConsumerConfig, ConsumerError, ConsumerEvent};
 pub use producer::{ProduceError, Producer, ProducerConfig};
 pub use protocol::DecodeError;
 pub use protocol::records::{Record, RecordBatches};
-
-// Old paths, kept until the callers move:
-pub use client::conn::sasl;
-pub use client::{cluster, conn, tls};
-pub use consumer::{coordinator, fetcher};
-pub use protocol as wire;
-pub use protocol::messages;
-/// Old path of [`consumer::assignor`], kept until the callers move.
-pub mod group {
-    pub use super::consumer::assignor;
-}
-/// Old paths of [`protocol::records::encode`] and [`producer::partitioner`], kept until
-/// the callers move.
-pub mod produce {
-    pub use super::producer::partitioner;
-    pub use super::protocol::records::encode as batch;
-}

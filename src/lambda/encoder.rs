@@ -8,7 +8,7 @@
 //! batch to the next. It must not decide when a batch is full (the mapping engine does,
 //! with the sizes it reports) or know anything about invoking.
 
-use crate::kafka::wire::records::Record;
+use crate::kafka::protocol::records::Record;
 
 use super::event::Event;
 use super::layout::{self, GroupEntry, RecordEntry};

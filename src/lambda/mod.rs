@@ -1,6 +1,6 @@
 //! The Lambda side of the mapping: the `SelfManagedKafka` event the function receives.
 //!
-//! [`EventEncoder`] turns fetched [`Record`](crate::kafka::wire::records::Record)s into the
+//! [`EventEncoder`] turns fetched [`Record`](crate::kafka::protocol::records::Record)s into the
 //! event's JSON (SPEC §2) with no intermediate values: base64 is encoded straight into the
 //! one, exactly sized output buffer, and the encoder knows the exact size of the event
 //! before and after every record, so the engine can close a batch at

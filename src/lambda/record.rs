@@ -7,7 +7,7 @@
 //! empty), as in AWS's events. This file does not decide which records go where
 //! (`encoder.rs`) or keep positions (`layout.rs`).
 
-use crate::kafka::wire::records::{Record, TimestampType};
+use crate::kafka::protocol::records::{Record, TimestampType};
 
 use super::json;
 

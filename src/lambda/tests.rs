@@ -13,7 +13,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use super::*;
-use crate::kafka::wire::records::{Headers, Record, RecordBatches, TimestampType};
+use crate::kafka::protocol::records::{Headers, Record, RecordBatches, TimestampType};
 
 // ---------------------------------------------------------------------------------------
 // Record batches

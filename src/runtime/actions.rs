@@ -4,15 +4,15 @@
 //! the stats, the metrics and the mapping's status; and feeding the results of
 //! invocations and destination writes back to the engine.
 
-use super::member::Runner;
+use super::member::{Runner, Underway};
 use super::records::EngineRec;
 use super::source::Source;
 use super::status::set_last_processing_result;
 use super::{RuntimeError, key, now};
 use crate::destination::{DestinationError, Failure, ResponseContext};
-use crate::engine::{Action, BatchId, Condition, TopicPartition};
+use crate::engine::{Action, BatchId, Condition};
 use crate::invoke::{Invocation, InvokeError, Invoker, outcome};
-use crate::lambda::Event;
+use crate::kafka::TopicPartition;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tracing::Instrument;
@@ -27,11 +27,18 @@ impl<I: Invoker, S: Source> Runner<I, S> {
         result: Result<Invocation, InvokeError>,
         took: Duration,
     ) {
-        let Some((tp, records, _)) = self.inflight.remove(&id) else {
+        let Some(Underway {
+            partition: tp,
+            records,
+            last_offset,
+            ..
+        }) = self.inflight.remove(&id)
+        else {
             // Its partition was lost meanwhile.
             return;
         };
-        self.last_response.insert(tp, response_context(&result));
+        self.last_response
+            .insert(tp.clone(), response_context(&result));
         self.count_invocation(&result, records, took);
         match &result {
             // Before the engine hears of it: the batch is abandoned
@@ -43,6 +50,9 @@ impl<I: Invoker, S: Source> Runner<I, S> {
             Ok(_) => {}
         }
         let o = outcome(&result, self.shared.mapping.report_batch_item_failures, key);
+        if o.is_success() {
+            self.events.done(&tp, last_offset);
+        }
         self.record_result(&result);
         self.engine.invoked(id, o, (self.clock)());
     }
@@ -55,11 +65,14 @@ impl<I: Invoker, S: Source> Runner<I, S> {
         count: usize,
         result: Result<(), DestinationError>,
     ) {
-        if self.delivering.remove(&id).is_none() {
+        let Some(done) = self.delivering.remove(&id) else {
             // Its partition was lost meanwhile.
             return;
-        }
+        };
         let written = result.is_ok();
+        if written {
+            self.events.done(&done.partition, done.last_offset);
+        }
         self.record_delivery(key, count, result);
         self.engine.delivered(id, written, (self.clock)());
     }
@@ -74,17 +87,6 @@ impl<I: Invoker, S: Source> Runner<I, S> {
             Err(e) => format!("PROBLEM: {e}"),
         };
         set_last_processing_result(&self.shared.status, text);
-    }
-
-    /// Encodes `records` of `tp` as one event.
-    fn encode(&mut self, tp: &TopicPartition, records: Vec<EngineRec>) -> Event {
-        for r in records {
-            if let Err(e) = self.encoder.push(&tp.0, tp.1, r.record) {
-                // The engine hands records in offset order: this is a bug, not input.
-                tracing::error!("encoding a batch: {e}");
-            }
-        }
-        self.encoder.finish()
     }
 
     /// Carries out every pending engine action; commits are sent together, last.
@@ -108,6 +110,7 @@ impl<I: Invoker, S: Source> Runner<I, S> {
                     count,
                     condition,
                 } => {
+                    self.events.done(&partition, last_offset);
                     self.stats.records_dropped += count as u64;
                     self.shared.metrics.dropped.add(count as u64);
                     self.shared
@@ -143,6 +146,7 @@ impl<I: Invoker, S: Source> Runner<I, S> {
                     // moves the partition.
                     self.commit(&mut commits).await?;
                     self.revoking.remove(&tp);
+                    self.events.forget(&tp);
                     self.consumer.release(&tp);
                 }
             }
@@ -231,7 +235,8 @@ impl<I: Invoker, S: Source> Runner<I, S> {
             return;
         };
         let keys = records.iter().map(|r| r.record.key.clone()).collect();
-        let event = self.encode(&tp, records);
+        let last_offset = last_offset(&records);
+        let event = self.events.event(&tp, records);
         let response = match condition {
             Condition::MaximumPayloadSizeExceeded => None,
             Condition::RetryAttemptsExhausted => self.last_response.get(&tp).cloned(),
@@ -253,7 +258,15 @@ impl<I: Invoker, S: Source> Runner<I, S> {
             }
             .in_current_span(),
         );
-        self.delivering.insert(id, (tp, task));
+        self.delivering.insert(
+            id,
+            Underway {
+                partition: tp,
+                records: count,
+                last_offset,
+                task,
+            },
+        );
     }
 
     /// Counts a write to the destination and reports a failing one.
@@ -288,7 +301,8 @@ impl<I: Invoker, S: Source> Runner<I, S> {
 
     fn invoke(&mut self, id: BatchId, tp: TopicPartition, records: Vec<EngineRec>, attempt: u32) {
         let n = records.len();
-        let event = self.encode(&tp, records);
+        let last_offset = last_offset(&records);
+        let event = self.events.event(&tp, records);
         self.stats.invocations += 1;
         self.stats.records_invoked += n as u64;
         self.shared
@@ -307,7 +321,15 @@ impl<I: Invoker, S: Source> Runner<I, S> {
             }
             .in_current_span(),
         );
-        self.inflight.insert(id, (tp, n, task));
+        self.inflight.insert(
+            id,
+            Underway {
+                partition: tp,
+                records: n,
+                last_offset,
+                task,
+            },
+        );
     }
 
     /// The metrics of a finished invocation of `records` records.
@@ -335,6 +357,11 @@ impl<I: Invoker, S: Source> Runner<I, S> {
             m.failed_invoke.add(records as u64);
         }
     }
+}
+
+/// The offset of the last of `records` (-1 for none).
+fn last_offset(records: &[EngineRec]) -> i64 {
+    records.last().map_or(-1, |r| r.record.offset)
 }
 
 /// The `responseContext` an invocation leaves for a batch given up after it. Errors that

@@ -3,11 +3,12 @@
 
 use super::{RuntimeError, default_position};
 use crate::config::Mapping;
-use crate::kafka::cluster::Cluster;
+use crate::kafka::TopicPartition;
+use crate::kafka::client::cluster::Cluster;
 use crate::kafka::consumer::ConsumerError;
-use crate::kafka::coordinator::{GroupConfig, GroupMember};
-use crate::kafka::fetcher::{FetchPosition, Isolation, list_offsets};
-use crate::kafka::messages::describe_groups::DescribedGroup;
+use crate::kafka::consumer::coordinator::{GroupConfig, GroupMember};
+use crate::kafka::consumer::fetcher::{FetchPosition, Isolation, list_offsets};
+use crate::kafka::protocol::messages::describe_groups::DescribedGroup;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -86,7 +87,7 @@ impl LagMonitor {
         )
         .await
         .map_err(ConsumerError::from)?;
-        let asked: Vec<(String, i32)> = partitions
+        let asked: Vec<TopicPartition> = partitions
             .iter()
             .map(|p| (self.topic.clone(), *p))
             .collect();

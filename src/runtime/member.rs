@@ -7,19 +7,19 @@
 //! shutdown (or an error that stops the mapping) it revokes everything the same way, then
 //! leaves the group. It decides nothing about batching, retries or commits.
 
-use super::records::{EngineRec, Sizer};
+use super::records::{EngineRec, Events};
 use super::source::Source;
 use super::{
     REBALANCE_MARGIN, RuntimeError, Shared, Stats, connect_cluster, default_position,
     engine_config, invocation_limit, key, now,
 };
 use crate::destination::{DestinationError, ResponseContext};
-use crate::engine::{BatchId, Engine, Millis, TopicPartition};
+use crate::engine::{BatchId, Engine, Millis};
 use crate::filter::RecordView;
 use crate::invoke::{Invocation, InvokeError, Invoker};
+use crate::kafka::TopicPartition;
+use crate::kafka::consumer::fetcher::FetchConfig;
 use crate::kafka::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
-use crate::kafka::fetcher::FetchConfig;
-use crate::lambda::EventEncoder;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
@@ -100,17 +100,18 @@ pub(super) struct Runner<I: Invoker, S: Source> {
     pub(super) shared: Arc<Shared<I>>,
     pub(super) consumer: S,
     pub(super) engine: Engine<EngineRec>,
-    pub(super) encoder: EventEncoder,
-    pub(super) sizer: Sizer,
+    /// The one encoder: measures fetched records, encodes batches, keeps each
+    /// partition's last event for its retries.
+    pub(super) events: Events,
     /// The engine's clock: wall-clock milliseconds ([`now`]) but in tests.
     pub(super) clock: fn() -> Millis,
     pub(super) invocations: JoinSet<InvokeResult>,
-    /// Invocations under way: id → partition, record count and the task.
-    pub(super) inflight: HashMap<BatchId, (TopicPartition, usize, AbortHandle)>,
+    /// Invocations under way.
+    pub(super) inflight: HashMap<BatchId, Underway>,
     /// Writes to the destination under way.
     pub(super) deliveries: JoinSet<DeliveryResult>,
-    /// Each write to the destination under way: id → partition and the task.
-    pub(super) delivering: HashMap<BatchId, (TopicPartition, AbortHandle)>,
+    /// Each write to the destination under way.
+    pub(super) delivering: HashMap<BatchId, Underway>,
     /// What each partition's last invocation returned: the `responseContext` of a batch
     /// given up (one batch per partition is handled at a time, so it is that batch's).
     pub(super) last_response: HashMap<TopicPartition, ResponseContext>,
@@ -126,13 +127,12 @@ pub(super) struct Runner<I: Invoker, S: Source> {
 
 impl<I: Invoker, S: Source> Runner<I, S> {
     pub(super) fn new(shared: Arc<Shared<I>>, consumer: S, clock: fn() -> Millis) -> Self {
-        let sizer = Sizer::new(&shared.bootstrap, &shared.mapping.topic);
-        let engine = Engine::new(engine_config(&shared.mapping, sizer.envelope()));
+        let events = Events::new(&shared.bootstrap, &shared.mapping.topic);
+        let engine = Engine::new(engine_config(&shared.mapping, events.envelope()));
         Runner {
             consumer,
             engine,
-            encoder: EventEncoder::new(&shared.bootstrap),
-            sizer,
+            events,
             clock,
             invocations: JoinSet::new(),
             inflight: HashMap::new(),
@@ -258,6 +258,7 @@ impl<I: Invoker, S: Source> Runner<I, S> {
                 for tp in parts {
                     let position = self.consumer.position(&tp).unwrap_or(-1);
                     tracing::info!(partition = %key(&tp), "assigned");
+                    self.events.forget(&tp);
                     self.engine.assign(tp, position);
                 }
             }
@@ -279,8 +280,10 @@ impl<I: Invoker, S: Source> Runner<I, S> {
             }
             ConsumerEvent::Reset(resets) => {
                 for r in resets {
-                    self.engine
-                        .reset(&(r.topic.clone(), r.partition), r.from, r.to, t);
+                    let tp = (r.topic.clone(), r.partition);
+                    // Offsets the last event holds may now name other records.
+                    self.events.forget(&tp);
+                    self.engine.reset(&tp, r.from, r.to, t);
                 }
             }
             ConsumerEvent::Records(batch) => {
@@ -294,11 +297,13 @@ impl<I: Invoker, S: Source> Runner<I, S> {
                         .records
                         .into_iter()
                         .filter(|r| {
-                            self.shared
-                                .filters
-                                .matches(&RecordView::new(&p.topic, p.partition, r))
+                            self.shared.mapping.filters.matches(&RecordView::new(
+                                &p.topic,
+                                p.partition,
+                                r,
+                            ))
                         })
-                        .map(|r| EngineRec::new(&self.sizer, &p.topic, p.partition, r))
+                        .map(|r| self.events.measure(&p.topic, p.partition, r))
                         .collect();
                     let filtered_out = (fetched - recs.len()) as u64;
                     self.stats.records_filtered_out += filtered_out;
@@ -315,21 +320,28 @@ impl<I: Invoker, S: Source> Runner<I, S> {
     /// are abandoned (their results would commit for the wrong owner).
     fn lose(&mut self, tp: &TopicPartition) {
         self.engine.lose(tp);
+        self.events.forget(tp);
         self.revoking.remove(tp);
         self.last_response.remove(tp);
-        self.inflight.retain(|_, (p, _, task)| {
-            let keep = p != tp;
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
-        self.delivering.retain(|_, (p, task)| {
-            let keep = p != tp;
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
+        for underway in [&mut self.inflight, &mut self.delivering] {
+            underway.retain(|_, u| {
+                let keep = u.partition != *tp;
+                if !keep {
+                    u.task.abort();
+                }
+                keep
+            });
+        }
     }
+}
+
+/// An invocation or a write to the destination under way.
+pub(super) struct Underway {
+    pub(super) partition: TopicPartition,
+    /// How many records it carries.
+    pub(super) records: usize,
+    /// Its last record's offset: once it is done, so is the partition's event if it ends
+    /// there ([`Events::done`]).
+    pub(super) last_offset: i64,
+    pub(super) task: AbortHandle,
 }

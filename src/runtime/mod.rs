@@ -2,7 +2,8 @@
 //! with the Kafka consumer, the event encoder and an [`Invoker`]. It owns the wiring
 //! (credentials, cluster, destination, metrics endpoint: here), the mapping's status
 //! (`status.rs`), the supervisor that scales its consumers (`supervisor.rs`, `lag.rs`),
-//! each consumer's loop (`member.rs`) and the carrying out of the engine's actions
+//! each consumer's loop (`member.rs`), its record path through one encoder, each batch
+//! encoded once (`records.rs`), and the carrying out of the engine's actions
 //! (`actions.rs`).
 //!
 //! It must not decide anything about batching, retries or commits (the engine's job) nor
@@ -25,13 +26,13 @@ use crate::access::{self, AccessError};
 use crate::aws::AwsOptions;
 use crate::config::{Mapping, StartingPosition};
 use crate::destination::{Destination, DestinationError, Origin};
-use crate::engine::{EngineConfig, Millis, TopicPartition};
-use crate::filter::FilterSet;
+use crate::engine::{EngineConfig, Millis};
 use crate::invoke::{InvokeError, Invoker};
-use crate::kafka::cluster::{Cluster, ClusterConfig, ClusterError};
-use crate::kafka::conn::ConnectionConfig;
+use crate::kafka::TopicPartition;
+use crate::kafka::client::cluster::{Cluster, ClusterConfig, ClusterError};
+use crate::kafka::client::conn::ConnectionConfig;
 use crate::kafka::consumer::ConsumerError;
-use crate::kafka::fetcher::FetchPosition;
+use crate::kafka::consumer::fetcher::FetchPosition;
 use crate::lambda::MAX_PAYLOAD_BYTES;
 use crate::metrics::{Metrics, MetricsServer};
 use lag::{Lag, LagMonitor};
@@ -53,9 +54,6 @@ pub enum RuntimeError {
     Cluster(#[from] ClusterError),
     #[error(transparent)]
     Consumer(#[from] ConsumerError),
-    /// A `FilterCriteria` pattern is invalid.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Filters(Vec<crate::filter::FilterError>),
     /// The mapping asks for something this build can't do yet.
     #[error("{what} is not supported yet")]
     Unsupported { what: &'static str },
@@ -81,9 +79,9 @@ impl RuntimeError {
     /// The documented reason a stopped mapping reports.
     pub fn reason(&self) -> &'static str {
         match self {
-            RuntimeError::Unsupported { .. }
-            | RuntimeError::Filters(_)
-            | RuntimeError::Metrics { .. } => "ESM_CONFIG_NOT_VALID",
+            RuntimeError::Unsupported { .. } | RuntimeError::Metrics { .. } => {
+                "ESM_CONFIG_NOT_VALID"
+            }
             RuntimeError::Panicked(_) => "PROBLEM",
             RuntimeError::Access(e) => e.reason(),
             RuntimeError::Cluster(e) => e.reason().unwrap_or("PROBLEM"),
@@ -235,9 +233,6 @@ async fn run_inner<I: Invoker>(
     status: &watch::Sender<MappingStatus>,
     options: &RunOptions,
 ) -> Result<Stats, RuntimeError> {
-    // The configuration checked the patterns already; a hand-built Mapping may not have.
-    // Compiled once here, and shared by every consumer.
-    let filters = FilterSet::compile(&mapping.filters).map_err(RuntimeError::Filters)?;
     let shutdown = std::pin::pin!(shutdown);
     if !mapping.enabled {
         tracing::info!("the mapping is disabled: polling nothing");
@@ -245,7 +240,7 @@ async fn run_inner<I: Invoker>(
         shutdown.await;
         return Ok(Stats::default());
     }
-    let enabling = enable(mapping, invoker, filters, status, options);
+    let enabling = enable(mapping, invoker, status, options);
     operate(mapping, shutdown, status, enabling).await
 }
 
@@ -283,7 +278,6 @@ async fn operate<I: Invoker, L: Lag>(
 async fn enable<I: Invoker>(
     mapping: &Mapping,
     invoker: I,
-    filters: FilterSet,
     status: &watch::Sender<MappingStatus>,
     options: &RunOptions,
 ) -> Result<(Supervisor<I>, Option<MetricsServer>), RuntimeError> {
@@ -351,7 +345,6 @@ async fn enable<I: Invoker>(
         destination,
         metrics: metrics.clone(),
         status: status.clone(),
-        filters,
         member_ids: Mutex::new(BTreeMap::new()),
     });
     let lag = LagMonitor::new(cluster, mapping);
@@ -371,8 +364,6 @@ struct Shared<I: Invoker> {
     destination: Option<Arc<Destination>>,
     metrics: Arc<Metrics>,
     status: watch::Sender<MappingStatus>,
-    /// The mapping's `FilterCriteria`, compiled (matches everything when empty).
-    filters: FilterSet,
     /// Each running consumer's member id as the coordinator gave it (empty until it
     /// joins): how the supervisor tells this process's group members from others'.
     member_ids: Mutex<BTreeMap<u32, watch::Receiver<String>>>,

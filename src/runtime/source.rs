@@ -2,7 +2,7 @@
 //! loop and [`Consumer`], so the loop and the actions it carries out can be driven by an
 //! in-memory source in unit tests.
 
-use crate::engine::TopicPartition;
+use crate::kafka::TopicPartition;
 use crate::kafka::consumer::{Consumer, ConsumerError, ConsumerEvent};
 use std::collections::BTreeMap;
 use std::future::Future;

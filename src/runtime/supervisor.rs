@@ -10,7 +10,7 @@ use super::member::StartMember;
 use super::{RuntimeError, Shared, State, Stats, transition};
 use crate::engine::Millis;
 use crate::invoke::Invoker;
-use crate::kafka::messages::describe_groups::DescribedGroup;
+use crate::kafka::protocol::messages::describe_groups::DescribedGroup;
 use crate::metrics::Metrics;
 use crate::scaling::{Decision, Observation, Scaler, ScalingConfig};
 use std::collections::{BTreeMap, BTreeSet};

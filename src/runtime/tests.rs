@@ -5,19 +5,20 @@
 
 use super::lag::Lag;
 use super::member::{Runner, StartMember};
+use super::records::{EngineRec, Events};
 use super::source::Source;
 use super::supervisor::Supervisor;
 use super::{MappingStatus, RuntimeError, Shared, State, Stats, operate, stopped};
 use crate::config::{Mapping, from_cli_input_json};
-use crate::engine::{Millis, TopicPartition};
-use crate::filter::FilterSet;
+use crate::engine::Millis;
 use crate::invoke::{Invocation, InvokeError, Invoker};
-use crate::kafka::cluster::ClusterConfig;
-use crate::kafka::conn::ConnectionConfig;
+use crate::kafka::TopicPartition;
+use crate::kafka::client::cluster::ClusterConfig;
+use crate::kafka::client::conn::ConnectionConfig;
+use crate::kafka::consumer::fetcher::{PartitionRecords, PositionReset};
 use crate::kafka::consumer::{ConsumerError, ConsumerEvent};
-use crate::kafka::fetcher::{PartitionRecords, PositionReset};
-use crate::kafka::messages::describe_groups::DescribedGroup;
-use crate::kafka::wire::records::{Headers, Record, TimestampType};
+use crate::kafka::protocol::messages::describe_groups::DescribedGroup;
+use crate::kafka::protocol::records::{Headers, Record, TimestampType};
 use crate::metrics::Metrics;
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -200,7 +201,6 @@ fn shared(extra: Value) -> (Arc<Shared<FakeInvoker>>, mpsc::UnboundedReceiver<In
     let mapping = mapping(extra);
     let (invoked_tx, invoked) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
-        filters: FilterSet::compile(&mapping.filters).expect("valid filters"),
         metrics: Arc::new(Metrics::new(&mapping.uuid.to_string(), TOPIC)),
         mapping: Arc::new(mapping),
         cluster_config: ClusterConfig {
@@ -270,6 +270,18 @@ impl Member {
 
     async fn invoked(&mut self) -> Invoked {
         self.invoked.recv().await.expect("an invocation")
+    }
+
+    /// The next two invocations, which are of partitions 0 and 1 (in either order):
+    /// partition 0's, then partition 1's.
+    async fn invoked_0_and_1(&mut self) -> (Invoked, Invoked) {
+        let first = self.invoked().await;
+        let second = self.invoked().await;
+        if first.records()[0].0 == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        }
     }
 
     /// Waits until the source was asked `call`.
@@ -424,13 +436,7 @@ async fn partitions_are_invoked_concurrently_and_committed_each_after_its_own_su
         fetched(0, 0..2),
         fetched(1, 0..4),
     ]));
-    let first = m.invoked().await;
-    let second = m.invoked().await;
-    let (p0, p1) = if first.records()[0].0 == 0 {
-        (first, second)
-    } else {
-        (second, first)
-    };
+    let (p0, p1) = m.invoked_0_and_1().await;
     p1.ok();
     m.wait_for(&commit(&[(1, 4)])).await;
     assert_eq!(
@@ -627,13 +633,7 @@ async fn a_fatal_error_lets_other_partitions_finish_and_commit() {
         fetched(0, 0..2),
         fetched(1, 0..3),
     ]));
-    let first = m.invoked().await;
-    let second = m.invoked().await;
-    let (p0, p1) = if first.records()[0].0 == 0 {
-        (first, second)
-    } else {
-        (second, first)
-    };
+    let (p0, p1) = m.invoked_0_and_1().await;
     p0.answer(Err(InvokeError::Function {
         message: "Function not found: my-fn".into(),
     }));
@@ -940,4 +940,67 @@ async fn a_partition_over_the_buffer_budget_is_paused_then_resumed_once_drained(
     let paused = calls.iter().filter(|c| matches!(c, Call::Pause(_))).count();
     assert_eq!(paused, 1, "{calls:?}");
     m.stop().await.0.unwrap();
+}
+
+// The record path: one encoder, and a batch encoded once.
+
+/// `offsets` of partition 0, measured by `events`.
+fn measured(events: &Events, offsets: std::ops::Range<i64>) -> Vec<EngineRec> {
+    fetched(0, offsets)
+        .records
+        .into_iter()
+        .map(|r| events.measure(TOPIC, 0, r))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_is_encoded_once_and_its_retries_and_halves_are_selected_from_it() {
+    let mut events = Events::new("localhost:9092", TOPIC);
+    let batch = measured(&events, 0..4);
+    let first = events.event(&tp(0), batch.clone());
+    // A whole retry is the same buffer: nothing encoded or copied.
+    let retry = events.event(&tp(0), batch.clone());
+    assert_eq!(retry.payload().as_ptr(), first.payload().as_ptr());
+    // A bisect half, or the records after a partial batch response, is the encoding of
+    // its records, selected from the batch's event.
+    let mut fresh = Events::new("localhost:9092", TOPIC);
+    let half = events.event(&tp(0), batch[2..].to_vec());
+    assert_eq!(
+        half.as_bytes(),
+        fresh.event(&tp(0), batch[2..].to_vec()).as_bytes()
+    );
+    // The first half done, the batch's event stays for the second.
+    events.done(&tp(0), 1);
+    let again = events.event(&tp(0), batch.clone());
+    assert_eq!(again.payload().as_ptr(), first.payload().as_ptr());
+    // The whole batch done, it goes: the next records are encoded.
+    events.done(&tp(0), 3);
+    let next = events.event(&tp(0), batch.clone());
+    assert_ne!(next.payload().as_ptr(), first.payload().as_ptr());
+    assert_eq!(next.as_bytes(), first.as_bytes());
+}
+
+#[tokio::test(start_paused = true)]
+async fn records_not_in_the_last_event_in_a_row_are_encoded() {
+    let mut events = Events::new("localhost:9092", TOPIC);
+    let batch = measured(&events, 0..4);
+    let first = events.event(&tp(0), batch.clone());
+    let mut fresh = Events::new("localhost:9092", TOPIC);
+    // Past its end, or with a gap: encoded anew, and the same as a fresh encoding.
+    let past = measured(&events, 2..6);
+    assert_eq!(
+        events.event(&tp(0), past.clone()).as_bytes(),
+        fresh.event(&tp(0), past).as_bytes()
+    );
+    let gap = vec![batch[0].clone(), batch[2].clone()];
+    assert_eq!(
+        events.event(&tp(0), gap.clone()).as_bytes(),
+        fresh.event(&tp(0), gap).as_bytes()
+    );
+    // Forgotten (a log reset, a new assignment): the same offsets are encoded again.
+    let kept = events.event(&tp(0), batch.clone());
+    assert_ne!(kept.payload().as_ptr(), first.payload().as_ptr());
+    events.forget(&tp(0));
+    let encoded = events.event(&tp(0), batch);
+    assert_ne!(encoded.payload().as_ptr(), kept.payload().as_ptr());
 }

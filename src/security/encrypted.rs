@@ -11,11 +11,7 @@ use zeroize::Zeroizing;
 use super::ciphers::Cbc;
 use super::pbes1::{self, Hash};
 use super::pkcs12::{self, Scheme};
-use super::{KeyError, pbes2, validate};
-
-/// The largest iteration count we run (PBKDF2, PBKDF1, PKCS#12 KDF): a hostile key with
-/// 2^32 iterations must not hang the mapping. OpenSSL writes 2048 by default.
-pub(crate) const ITERATIONS_MAX: u64 = 10_000_000;
+use super::{ITERATIONS_MAX, KeyError, pbes2, validate};
 
 const fn oid(s: &str) -> ObjectIdentifier {
     ObjectIdentifier::new_unwrap(s)

@@ -23,5 +23,10 @@ mod validate;
 pub use error::{EVENT_SOURCE_AUTHN_ERROR, KeyError};
 pub use pem::{certificates, private_key};
 
+/// The largest iteration count we run (PBKDF2, PBKDF1, PKCS#12 KDF): a hostile key with
+/// 2^32 iterations must not hang the mapping. OpenSSL writes 2048 by default. Shared by
+/// the schemes (`pbes2.rs`) and the scheme picker (`encrypted.rs`).
+const ITERATIONS_MAX: u64 = 10_000_000;
+
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,7 @@ use pkcs5::pbes2::{self, Kdf};
 use pkcs8::spki::AlgorithmIdentifierRef;
 use zeroize::Zeroizing;
 
-use super::KeyError;
-use super::encrypted::ITERATIONS_MAX;
+use super::{ITERATIONS_MAX, KeyError};
 
 /// The largest scrypt memory (128 · r · N bytes) we agree to: 128 MiB. OpenSSL's default
 /// (N = 16384, r = 8) needs 16 MiB.

@@ -9,8 +9,8 @@ use kafka_esm::aws::{AwsOptions, StaticCredentials, sdk_config};
 use kafka_esm::config::Mapping;
 use kafka_esm::invoke::Invoker;
 use kafka_esm::invoke::lambda::LambdaInvoker;
-use kafka_esm::kafka::cluster::{Cluster, ClusterConfig};
-use kafka_esm::kafka::conn::ConnectionConfig;
+use kafka_esm::kafka::client::cluster::{Cluster, ClusterConfig};
+use kafka_esm::kafka::client::conn::ConnectionConfig;
 use kafka_esm::runtime::{self, MappingStatus, RunOptions, RuntimeError, Stats};
 use kafka_esm_rig::{
     Broker, Compression, InvokeServer, MockCluster, Nisshi, NisshiOptions, Record, Storage,
@@ -19,6 +19,12 @@ use kafka_esm_rig::{
 use kafka_protocol::messages::ApiKey;
 use serde_json::{Value, json};
 use std::sync::Arc;
+
+/// `tests/fixtures`: the Python programs the tests run (handlers, the SCRAM server, the
+/// reference client), and the task root of the local handlers.
+pub fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
 
 /// Logs to the test output, filtered by `RUST_LOG`.
 pub fn trace() {
@@ -84,8 +90,41 @@ pub fn topic_holding(
 
 /// A Lambda invoker of function `name` at the rig's scriptable Invoke endpoint.
 pub async fn lambda_invoker(server: &InvokeServer, name: &str) -> LambdaInvoker {
+    qualified_lambda_invoker(server, name, None).await
+}
+
+/// A Lambda invoker of function `name`, version or alias `qualifier`, at the rig's
+/// scriptable Invoke endpoint.
+pub async fn qualified_lambda_invoker(
+    server: &InvokeServer,
+    name: &str,
+    qualifier: Option<&str>,
+) -> LambdaInvoker {
     let config = local_aws(server.endpoint()).await;
-    LambdaInvoker::new(aws_sdk_lambda::Client::new(&config), name, None)
+    LambdaInvoker::new(
+        aws_sdk_lambda::Client::new(&config),
+        name,
+        qualifier.map(str::to_string),
+    )
+}
+
+/// `got`, as our client decoded it, holds what `sent` was produced with: its key, value,
+/// timestamp and headers (`what` names the record in failures).
+pub fn assert_record_is(got: &kafka_esm::kafka::Record, sent: &Record, what: &str) {
+    assert_eq!(got.key.as_deref(), sent.key.as_deref(), "{what} key");
+    assert_eq!(got.value.as_deref(), sent.value.as_deref(), "{what} value");
+    assert_eq!(got.timestamp, sent.timestamp.unwrap(), "{what} timestamp");
+    let headers: Vec<(String, Option<Vec<u8>>)> = got
+        .headers
+        .clone()
+        .map(|(k, v)| {
+            (
+                String::from_utf8(k.to_vec()).unwrap(),
+                v.map(|v| v.to_vec()),
+            )
+        })
+        .collect();
+    assert_eq!(headers, sent.headers, "{what} headers");
 }
 
 /// (partition, offset) of every record of a `SelfManagedKafka` event, in event order.
@@ -225,6 +264,20 @@ pub fn start_mapping<I: Invoker + 'static>(
 }
 
 impl Running {
+    /// Waits up to 60 s for the mapping to stop on its own (not asked to), and returns
+    /// its error and its last status.
+    pub async fn stopped_on_its_own(self) -> (RuntimeError, MappingStatus) {
+        let status = self.status.clone();
+        let result = tokio::time::timeout(std::time::Duration::from_secs(60), self.task)
+            .await
+            .expect("the mapping stops on its own within 60 s")
+            .unwrap();
+        let e = result.expect_err("the mapping stopped on an error");
+        let last = status.borrow().clone();
+        drop(self.stop);
+        (e, last)
+    }
+
     /// Stops the mapping and returns its stats (panicking if it failed).
     /// A mapping that does not stop within 15 minutes fails the test (rather than hanging
     /// the run until CI gives up; a slow stop, e.g. a coordinator search, still passes).

@@ -134,7 +134,7 @@ fn flags_alone_make_a_mapping() {
             topic: "failed-records-topic".into()
         })
     );
-    assert_eq!(m.filters[0].parsed, json!({"key": ["k"]}));
+    assert_eq!(m.filters[0].parsed(), &json!({"key": ["k"]}));
     assert_eq!(
         m.authentication,
         Some(Authentication::SaslScram256(SecretSource::Env(

@@ -19,12 +19,12 @@
 //! ([`serve_connection`]), so the fuzz target drives the whole server over an in-memory
 //! pipe, with no sockets.
 
-use crate::http::Reply;
+use crate::http::{Reply, json_reply};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::HeaderValue;
+use hyper::{Method, Request, StatusCode};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -319,9 +319,8 @@ async fn next(shared: &Shared) -> Reply {
 }
 
 fn event_reply(event: Event, function_arn: &str) -> Reply {
-    let mut reply = Response::new(Full::new(event.payload));
+    let mut reply = json_reply(StatusCode::OK, event.payload);
     let headers = reply.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     for (name, value) in [
         ("lambda-runtime-aws-request-id", event.id.as_str()),
         ("lambda-runtime-deadline-ms", &event.deadline_ms.to_string()),
@@ -377,15 +376,6 @@ fn not_allowed() -> Reply {
 fn error(status: StatusCode, error_type: &str, message: &str) -> Reply {
     let body = serde_json::json!({"errorMessage": message, "errorType": error_type});
     json_reply(status, Bytes::from(body.to_string()))
-}
-
-fn json_reply(status: StatusCode, body: Bytes) -> Reply {
-    let mut reply = Response::new(Full::new(body));
-    *reply.status_mut() = status;
-    reply
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    reply
 }
 
 #[cfg(test)]

@@ -22,11 +22,11 @@
 //! at once; past that, 429 `TooManyRequestsException`, as Lambda throttles.
 
 use super::process::LocalInvoker;
-use crate::http::Reply;
+use crate::http::{Reply, json_reply};
 use crate::invoke::{Invocation, InvokeError, Invoker};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, ORIGIN};
+use hyper::header::{HOST, HeaderName, HeaderValue, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -478,15 +478,6 @@ fn error(status: StatusCode, error_type: &'static str, message: &str) -> Reply {
         HeaderName::from_static("x-amzn-errortype"),
         HeaderValue::from_static(error_type),
     );
-    reply
-}
-
-fn json_reply(status: StatusCode, body: Bytes) -> Reply {
-    let mut reply = Response::new(Full::new(body));
-    *reply.status_mut() = status;
-    reply
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     reply
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Test data is written by this client so that our consumer is checked against records
 //! someone else's producer made, and our commits are cross-checked by someone else's
-//! group consumer. Each call runs `refclient.py` (beside this crate) in the rig's venv and
+//! group consumer. Each call runs `tests/fixtures/refclient.py` in the rig's venv and
 //! exchanges JSON lines with it; bytes travel as base64.
 
 use anyhow::{Context, Result, bail};
@@ -175,7 +175,7 @@ impl RefClient {
         if let Some(path) = SCRIPT.get() {
             return Ok(path.clone());
         }
-        const SOURCE: &str = include_str!("../refclient.py");
+        const SOURCE: &str = include_str!("../../fixtures/refclient.py");
         let mut hasher = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(SOURCE, &mut hasher);
         let dir = std::env::temp_dir();

@@ -1,4 +1,5 @@
 use super::*;
+use crate::kafka::TopicPartition;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -497,7 +498,7 @@ fn after(members: &[Member], plan: &GroupAssignment, generation: i32) -> Vec<Mem
 }
 
 /// Every partition of a subscribed topic that `plan` must cover.
-fn universe(members: &[Member], counts: &BTreeMap<String, i32>) -> BTreeSet<(String, i32)> {
+fn universe(members: &[Member], counts: &BTreeMap<String, i32>) -> BTreeSet<TopicPartition> {
     members
         .iter()
         .flat_map(|m| &m.subscription.topics)
@@ -512,7 +513,7 @@ fn check_valid(
     members: &[Member],
     counts: &BTreeMap<String, i32>,
     plan: &GroupAssignment,
-) -> Result<BTreeSet<(String, i32)>, TestCaseError> {
+) -> Result<BTreeSet<TopicPartition>, TestCaseError> {
     let ids: BTreeSet<&String> = members.iter().map(|m| &m.member_id).collect();
     prop_assert_eq!(plan.keys().collect::<BTreeSet<_>>(), ids);
     let universe = universe(members, counts);

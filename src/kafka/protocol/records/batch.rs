@@ -20,7 +20,6 @@ const V2_MIN_BATCH_LENGTH: i32 = 49;
 /// Where the magic byte sits in both v2 batches and legacy messages.
 const MAGIC_OFFSET: usize = 16;
 /// Attribute bits shared by every format.
-const TIMESTAMP_TYPE_BIT: i16 = 0x08;
 const TRANSACTIONAL_BIT: i16 = 0x10;
 const CONTROL_BIT: i16 = 0x20;
 
@@ -374,13 +373,7 @@ impl RecordBatch {
 
     /// What the record timestamps mean.
     pub fn timestamp_type(&self) -> TimestampType {
-        if self.magic == 0 {
-            TimestampType::NoTimestampType
-        } else if self.attributes & TIMESTAMP_TYPE_BIT != 0 {
-            TimestampType::LogAppendTime
-        } else {
-            TimestampType::CreateTime
-        }
+        TimestampType::of(self.magic, self.attributes)
     }
 
     /// Whether the batch belongs to a transaction.

@@ -18,8 +18,6 @@ pub(crate) const LOG_OVERHEAD: usize = 12;
 pub(crate) const MIN_MESSAGE_SIZE_V0: usize = 14;
 /// The smallest possible magic 1 message after the size field.
 const MIN_MESSAGE_SIZE_V1: usize = 22;
-/// Attribute bit 3: the v1 timestamp is `LOG_APPEND_TIME`.
-const TIMESTAMP_TYPE_BIT: i8 = 0x08;
 
 /// One decoded legacy message. Key and value are slices of the input.
 #[derive(Debug, Clone)]
@@ -42,13 +40,7 @@ impl LegacyMessage {
 
     /// What the message's timestamp means.
     pub fn timestamp_type(&self) -> TimestampType {
-        if self.magic == 0 {
-            TimestampType::NoTimestampType
-        } else if self.attributes & TIMESTAMP_TYPE_BIT != 0 {
-            TimestampType::LogAppendTime
-        } else {
-            TimestampType::CreateTime
-        }
+        TimestampType::of(self.magic, i16::from(self.attributes as u8))
     }
 }
 

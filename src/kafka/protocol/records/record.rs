@@ -28,6 +28,23 @@ pub enum TimestampType {
     NoTimestampType,
 }
 
+impl TimestampType {
+    /// The attribute bit every format with timestamps (magic 1 and 2) sets for
+    /// `LOG_APPEND_TIME`.
+    const LOG_APPEND_TIME_BIT: i16 = 0x08;
+
+    /// What the timestamps of a batch or message of this `magic` and `attributes` mean.
+    pub(crate) fn of(magic: i8, attributes: i16) -> TimestampType {
+        if magic == 0 {
+            TimestampType::NoTimestampType
+        } else if attributes & Self::LOG_APPEND_TIME_BIT != 0 {
+            TimestampType::LogAppendTime
+        } else {
+            TimestampType::CreateTime
+        }
+    }
+}
+
 /// One record, whatever the batch format it came from. Byte fields are slices of the
 /// fetch response (or of the decompressed batch).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 use super::*;
-use crate::kafka::protocol::messages::testing::{assert_truncations_fail, encode};
+use crate::kafka::protocol::messages::testing::{
+    assert_counts_too_large, assert_versions_refused, decodes_only_whole, encode,
+};
 use kafka_protocol::messages::describe_groups_response::{
     DescribedGroup as KpGroup, DescribedGroupMember,
 };
@@ -150,8 +152,7 @@ fn every_truncation_is_an_error() {
     for version in VERSIONS {
         let (resp, want) = case(version, 7, Some("not the coordinator".into()), &members());
         let full = encode(&resp, version);
-        assert_eq!(decode(full.clone(), version).unwrap(), want);
-        assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
+        assert_eq!(decodes_only_whole(&full, version, decode), want);
     }
 }
 
@@ -172,17 +173,10 @@ fn lying_counts_are_refused_before_allocating() {
     let at = 4 + 4 + 2 + 8 + 8 + 10 + 7;
     assert_eq!(members_v1[at..at + 4], [0, 0, 0, 2]);
     members_v1[at..at + 4].copy_from_slice(&0x0100_0000i32.to_be_bytes());
-    for (version, bytes) in [(0, classic), (5, flexible), (1, members_v1)] {
-        let err = decode(Bytes::from(bytes), version).unwrap_err();
-        assert!(
-            matches!(err, DecodeError::CountTooLarge { .. }),
-            "v{version}: {err}"
-        );
-    }
+    assert_counts_too_large([(0, classic), (5, flexible), (1, members_v1)], decode);
 }
 
 #[test]
 fn unsupported_versions_are_refused() {
-    assert!(decode(Bytes::from_static(&[0; 32]), -1).is_err());
-    assert!(decode(Bytes::from_static(&[0; 32]), 7).is_err());
+    assert_versions_refused(&[0; 32], &[-1, 7], decode);
 }

@@ -1,5 +1,7 @@
 use super::*;
-use crate::kafka::protocol::messages::testing::{assert_truncations_fail, encode};
+use crate::kafka::protocol::messages::testing::{
+    assert_counts_too_large, assert_versions_refused, decodes_only_whole, encode,
+};
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -88,8 +90,7 @@ fn sample() -> Vec<OffsetCommitTopic> {
 fn every_truncation_is_an_error() {
     for version in VERSIONS {
         let full = encode(&response(1, &sample()), version);
-        assert!(decode(full.clone(), version).is_ok());
-        assert_truncations_fail(&full, &format!("v{version}"), |b| decode(b, version));
+        decodes_only_whole(&full, version, decode);
     }
 }
 
@@ -103,17 +104,10 @@ fn lying_partition_count_is_refused_before_allocating() {
     let mut flexible = encode(&response(0, &sample()), 8).to_vec();
     assert_eq!(flexible[12], 3);
     flexible.splice(12..13, [0xff, 0xff, 0xff, 0xff, 0x0f]);
-    for (version, bytes) in [(2, classic), (8, flexible)] {
-        let err = decode(Bytes::from(bytes), version).unwrap_err();
-        assert!(
-            matches!(err, DecodeError::CountTooLarge { .. }),
-            "v{version}: {err}"
-        );
-    }
+    assert_counts_too_large([(2, classic), (8, flexible)], decode);
 }
 
 #[test]
 fn unsupported_versions_are_refused() {
-    assert!(decode(Bytes::from_static(&[0; 32]), 1).is_err());
-    assert!(decode(Bytes::from_static(&[0; 32]), 10).is_err());
+    assert_versions_refused(&[0; 32], &[1, 10], decode);
 }

@@ -8,7 +8,6 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use kafka_esm::config::from_cli_input_json;
-use kafka_esm::invoke::lambda::LambdaInvoker;
 use kafka_esm::runtime;
 use kafka_esm_rig::{Broker, Compression, InvokeServer, Record, Reply, unique_name};
 use serde_json::{Value, json};
@@ -18,35 +17,19 @@ fn mapping_json(topic: &str, bootstrap: &str, group: &str, batch_size: u32) -> S
     common::mapping_with(topic, bootstrap, group, batch_size, json!({}))
 }
 
+/// Runs the mapping `json` describes against the function `my-fn` at `server`.
+async fn run_mapping(json: &str, server: &InvokeServer) -> common::Running {
+    let mapping = from_cli_input_json(json).unwrap();
+    let invoker = common::lambda_invoker(server, "my-fn").await;
+    common::start_mapping(mapping, invoker, runtime::RunOptions::default())
+}
+
 /// A one-partition topic holding `n` records valued `v0`, `v1`, ...
 fn topic_with(broker: &dyn Broker, prefix: &str, n: usize) -> String {
     let records: Vec<Record> = (0..n)
         .map(|i| Record::new(None, Some(format!("v{i}").as_bytes())))
         .collect();
     common::topic_holding(broker, prefix, 1, &records)
-}
-
-/// Runs the mapping in a task until the returned sender is used.
-fn start(
-    mapping: kafka_esm::config::Mapping,
-    invoker: LambdaInvoker,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<runtime::Stats, runtime::RuntimeError>>,
-) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        runtime::run(
-            &mapping,
-            invoker,
-            async {
-                let _ = stopped.await;
-            },
-            runtime::RunOptions::default(),
-        )
-        .await
-    });
-    (stop, task)
 }
 
 /// The records of one event, checked against AWS's format: (partition, offset) → record.
@@ -102,8 +85,7 @@ async fn the_function_receives_aws_events_and_offsets_are_committed_after_succes
     let mut server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::json(json!(null)));
     let bootstrap = broker.bootstrap();
-    let mapping = from_cli_input_json(&mapping_json(&topic, &bootstrap, &group, 10)).unwrap();
-    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
+    let running = run_mapping(&mapping_json(&topic, &bootstrap, &group, 10), &server).await;
 
     let mut got: BTreeMap<(i32, i64), Value> = BTreeMap::new();
     while got.len() < sent.len() {
@@ -127,8 +109,7 @@ async fn the_function_receives_aws_events_and_offsets_are_committed_after_succes
             assert!(got.insert((p, o), r).is_none(), "({p}, {o}) invoked twice");
         }
     }
-    stop.send(()).unwrap();
-    let stats = task.await.unwrap().unwrap();
+    let stats = running.finish().await;
     assert_eq!(stats.records_invoked, 25);
 
     for ((p, o), r) in &got {
@@ -197,8 +178,7 @@ async fn a_failing_batch_is_retried_whole_and_committed_only_after_it_succeeds()
     ]);
     server.set_default(Reply::json(json!({"batchItemFailures": []})));
     let bootstrap = broker.bootstrap();
-    let mapping = from_cli_input_json(&mapping_json(&topic, &bootstrap, &group, 100)).unwrap();
-    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
+    let running = run_mapping(&mapping_json(&topic, &bootstrap, &group, 100), &server).await;
 
     let first = server.next_request().await;
     let second = server.next_request().await;
@@ -211,8 +191,7 @@ async fn a_failing_batch_is_retried_whole_and_committed_only_after_it_succeeds()
     let event: Value = serde_json::from_slice(&third.body).unwrap();
     assert_eq!(records_of(&event, &topic, &bootstrap).len(), 5);
 
-    stop.send(()).unwrap();
-    let stats = task.await.unwrap().unwrap();
+    let stats = running.finish().await;
     assert_eq!(stats.invocations, 3);
     let committed = common::committed(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 5)]));
@@ -259,15 +238,17 @@ async fn a_batch_given_up_after_its_retries_is_dropped_and_processing_continues(
         Reply::unhandled("Error", "2"),
     ]);
     server.set_default(Reply::json(json!(null)));
-    let mapping = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        2,
-        json!({"MaximumRetryAttempts": 1}),
-    ))
-    .unwrap();
-    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            2,
+            json!({"MaximumRetryAttempts": 1}),
+        ),
+        &server,
+    )
+    .await;
     assert_eq!(common::offsets(&server.next_request().await.body), [0, 1]);
     assert_eq!(
         common::offsets(&server.next_request().await.body),
@@ -279,8 +260,7 @@ async fn a_batch_given_up_after_its_retries_is_dropped_and_processing_continues(
         [2, 3],
         "then the next batch"
     );
-    stop.send(()).unwrap();
-    let stats = task.await.unwrap().unwrap();
+    let stats = running.finish().await;
     assert_eq!(stats.records_dropped, 2);
     let committed = common::committed(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 4)]));
@@ -297,22 +277,23 @@ async fn a_partial_batch_response_retries_from_the_first_failed_record() {
         {"itemIdentifier": {"topic-partition": format!("{topic}-0"), "offset": 3}},
     ]}))]);
     server.set_default(Reply::json(json!({"batchItemFailures": []})));
-    let mapping = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        10,
-        json!({"FunctionResponseTypes": ["ReportBatchItemFailures"]}),
-    ))
-    .unwrap();
-    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            10,
+            json!({"FunctionResponseTypes": ["ReportBatchItemFailures"]}),
+        ),
+        &server,
+    )
+    .await;
     assert_eq!(
         common::offsets(&server.next_request().await.body),
         [0, 1, 2, 3, 4]
     );
     assert_eq!(common::offsets(&server.next_request().await.body), [3, 4]);
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    running.finish().await;
     let committed = common::committed(&broker, &topic, &group);
     assert_eq!(committed, BTreeMap::from([(0, 5)]));
 }
@@ -324,15 +305,16 @@ async fn a_restart_resumes_from_the_groups_offsets_which_win_over_the_starting_p
     let group = unique_name("mapping-group");
     let mut server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::json(json!(null)));
-    let first =
-        from_cli_input_json(&mapping_json(&topic, &broker.bootstrap(), &group, 10)).unwrap();
-    let (stop, task) = start(first, common::lambda_invoker(&server, "my-fn").await);
+    let running = run_mapping(
+        &mapping_json(&topic, &broker.bootstrap(), &group, 10),
+        &server,
+    )
+    .await;
     assert_eq!(
         common::offsets(&server.next_request().await.body),
         [0, 1, 2]
     );
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    running.finish().await;
 
     let more: Vec<Record> = (3..5)
         .map(|i| Record::new(None, Some(format!("v{i}").as_bytes())))
@@ -340,18 +322,19 @@ async fn a_restart_resumes_from_the_groups_offsets_which_win_over_the_starting_p
     tokio::task::block_in_place(|| broker.refclient().produce(&topic, &more, Compression::None))
         .unwrap();
     // LATEST would skip records 3 and 4; the group's committed offset (3) wins.
-    let second = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        10,
-        json!({"StartingPosition": "LATEST"}),
-    ))
-    .unwrap();
-    let (stop, task) = start(second, common::lambda_invoker(&server, "my-fn").await);
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            10,
+            json!({"StartingPosition": "LATEST"}),
+        ),
+        &server,
+    )
+    .await;
     assert_eq!(common::offsets(&server.next_request().await.body), [3, 4]);
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    running.finish().await;
     assert_eq!(server.requests().len(), 2, "nothing read twice");
 }
 
@@ -365,23 +348,9 @@ async fn the_status_says_enabled_then_problem_then_ok_then_disabled() {
     server.set_default(Reply::json(json!(null)));
     let mapping =
         from_cli_input_json(&mapping_json(&topic, &broker.bootstrap(), &group, 10)).unwrap();
-    let (status, mut watch) = tokio::sync::watch::channel(runtime::MappingStatus::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let invoker = common::lambda_invoker(&server, "my-fn").await;
-    let task = tokio::spawn(async move {
-        runtime::run(
-            &mapping,
-            invoker,
-            async {
-                let _ = stopped.await;
-            },
-            runtime::RunOptions {
-                status: Some(status),
-                ..runtime::RunOptions::default()
-            },
-        )
-        .await
-    });
+    let running = common::start_mapping(mapping, invoker, runtime::RunOptions::default());
+    let mut watch = running.status.clone();
     let seen = |what: &'static str, f: fn(&runtime::MappingStatus) -> bool| {
         let mut w = watch.clone();
         async move {
@@ -403,8 +372,7 @@ async fn the_status_says_enabled_then_problem_then_ok_then_disabled() {
     );
     let ok = seen("OK", |s| s.last_processing_result == "OK").await;
     assert_eq!(ok.records_invoked, 4, "2 records, invoked twice");
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    running.finish().await;
     let last = watch.borrow_and_update().clone();
     assert_eq!(last.state, runtime::State::Disabled);
     assert_eq!(last.state_transition_reason, "USER_INITIATED");
@@ -501,15 +469,17 @@ async fn filter_criteria_invoke_only_matching_records_and_commit_past_the_rest()
     let mut server = InvokeServer::start().await.unwrap();
     server.set_default(Reply::json(json!(null)));
     let filter = json!({"value": {"kind": ["keep"], "n": [{"numeric": [">=", 0]}]}});
-    let mapping = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        10,
-        json!({"FilterCriteria": {"Filters": [{"Pattern": filter.to_string()}]}}),
-    ))
-    .unwrap();
-    let (stop, task) = start(mapping, common::lambda_invoker(&server, "my-fn").await);
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            10,
+            json!({"FilterCriteria": {"Filters": [{"Pattern": filter.to_string()}]}}),
+        ),
+        &server,
+    )
+    .await;
     let mut invoked = Vec::new();
     while invoked.len() < 3 {
         let req = tokio::time::timeout(std::time::Duration::from_secs(60), server.next_request())
@@ -518,8 +488,7 @@ async fn filter_criteria_invoke_only_matching_records_and_commit_past_the_rest()
         invoked.extend(common::offsets(&req.body));
     }
     assert_eq!(invoked, [0, 2, 4], "only the records matching the filter");
-    stop.send(()).unwrap();
-    let stats = task.await.unwrap().unwrap();
+    let stats = running.finish().await;
     assert_eq!(stats.records_invoked, 3);
     assert_eq!(stats.records_filtered_out, 5);
     assert_eq!(
@@ -562,7 +531,7 @@ async fn kafka_esm_run_invokes_a_local_handler_through_the_runtime_api() {
         }}),
     );
     std::fs::write(&file, mapping).unwrap();
-    let handlers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/local_handlers");
+    let handlers = common::fixtures();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
         .args(["run", "--config"])
         .arg(format!("file://{}", file.display()))
@@ -689,27 +658,19 @@ async fn access_denied_stops_the_mapping_with_function_config_not_valid() {
         "AccessDeniedException",
         "User: arn:aws:iam::123456789012:user/esm is not authorized to perform: lambda:InvokeFunction",
     ));
-    let mapping = from_cli_input_json(&common::mapping_with(
-        &topic,
-        &broker.bootstrap(),
-        &group,
-        2,
-        json!({"MaximumRetryAttempts": 0}),
-    ))
-    .unwrap();
-    let running = common::start_mapping(
-        mapping,
-        common::lambda_invoker(&server, "my-fn").await,
-        runtime::RunOptions::default(),
-    );
-    let status = running.status.clone();
-    let result = tokio::time::timeout(std::time::Duration::from_secs(60), running.task)
-        .await
-        .expect("the mapping stops within 60 s")
-        .unwrap();
-    let e = result.expect_err("the mapping stopped on an error");
+    let running = run_mapping(
+        &common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            2,
+            json!({"MaximumRetryAttempts": 0}),
+        ),
+        &server,
+    )
+    .await;
+    let (e, last) = running.stopped_on_its_own().await;
     assert_eq!(e.reason(), "FUNCTION_CONFIG_NOT_VALID", "{e}");
-    let last = status.borrow().clone();
     assert_eq!(last.state, runtime::State::Disabled);
     assert_eq!(last.state_transition_reason, "FUNCTION_CONFIG_NOT_VALID");
     assert!(
@@ -724,5 +685,4 @@ async fn access_denied_stops_the_mapping_with_function_config_not_valid() {
     let committed = common::committed(&broker, &topic, &group);
     assert_eq!(committed.len(), 2, "{committed:?}");
     assert!(committed.values().all(|o| *o < 0), "{committed:?}");
-    drop(running.stop);
 }

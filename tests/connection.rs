@@ -1,12 +1,15 @@
-//! The Kafka client against real brokers: both of the rig's (nisshi and librdkafka's mock
-//! cluster), so the client isn't merely agreeing with one implementation's quirks.
+//! The Kafka client's connections against real brokers: version negotiation, requests in
+//! flight, refused and dying brokers, metadata, raw fetches and list offsets, and the
+//! cluster client (bootstrap, leader routing, reconnects). Both of the rig's brokers
+//! (nisshi and librdkafka's mock cluster), so the client isn't merely agreeing with one
+//! implementation's quirks.
 
 mod common;
 
 use common::both_brokers as brokers;
-use kafka_esm::kafka::conn::{ConnError, Connection, ConnectionConfig};
-use kafka_esm::kafka::messages::api_versions::{self, Outcome};
-use kafka_esm::kafka::messages::metadata;
+use kafka_esm::kafka::client::conn::{ConnError, Connection, ConnectionConfig};
+use kafka_esm::kafka::protocol::messages::api_versions::{self, Outcome};
+use kafka_esm::kafka::protocol::messages::metadata;
 use kafka_esm_rig::{Broker, MockCluster, Nisshi};
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
@@ -189,9 +192,9 @@ async fn fetch_all(
     topic: &str,
     partition: i32,
     count: usize,
-) -> Vec<kafka_esm::kafka::wire::records::Record> {
-    use kafka_esm::kafka::messages::fetch;
-    use kafka_esm::kafka::wire::records::RecordBatches;
+) -> Vec<kafka_esm::kafka::protocol::records::Record> {
+    use kafka_esm::kafka::protocol::messages::fetch;
+    use kafka_esm::kafka::protocol::records::RecordBatches;
     use kafka_protocol::messages::BrokerId;
     use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 
@@ -304,20 +307,7 @@ async fn records_from_the_reference_producer_come_back_byte_identical() {
             assert_eq!(got.len(), records.len(), "{what}");
             for ((sent, at), r) in records.iter().zip(&delivered).zip(&got) {
                 assert_eq!(r.offset, at.offset, "{what}");
-                assert_eq!(r.key.as_deref(), sent.key.as_deref(), "{what} key");
-                assert_eq!(r.value.as_deref(), sent.value.as_deref(), "{what} value");
-                assert_eq!(r.timestamp, sent.timestamp.unwrap(), "{what} timestamp");
-                let headers: Vec<(String, Option<Vec<u8>>)> = r
-                    .headers
-                    .clone()
-                    .map(|(k, v)| {
-                        (
-                            String::from_utf8(k.to_vec()).unwrap(),
-                            v.map(|v| v.to_vec()),
-                        )
-                    })
-                    .collect();
-                assert_eq!(headers, sent.headers, "{what} headers");
+                common::assert_record_is(r, sent, &what);
             }
         }
     }
@@ -327,7 +317,7 @@ async fn records_from_the_reference_producer_come_back_byte_identical() {
 /// and by timestamp, on every partition.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_offsets_matches_the_reference_client() {
-    use kafka_esm::kafka::messages::list_offsets;
+    use kafka_esm::kafka::protocol::messages::list_offsets;
     use kafka_esm_rig::{Compression, Record};
     use kafka_protocol::messages::BrokerId;
     use kafka_protocol::messages::ListOffsetsRequest;
@@ -397,8 +387,8 @@ async fn list_offsets_matches_the_reference_client() {
     }
 }
 
-fn cluster_config(bootstrap: Vec<String>) -> kafka_esm::kafka::cluster::ClusterConfig {
-    kafka_esm::kafka::cluster::ClusterConfig {
+fn cluster_config(bootstrap: Vec<String>) -> kafka_esm::kafka::client::cluster::ClusterConfig {
+    kafka_esm::kafka::client::cluster::ClusterConfig {
         bootstrap,
         connection: ConnectionConfig::default(),
     }
@@ -408,7 +398,7 @@ fn cluster_config(bootstrap: Vec<String>) -> kafka_esm::kafka::cluster::ClusterC
 /// connection to each leader works (the mock cluster spreads leaders over 3 brokers).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_bootstraps_past_a_dead_server_and_routes_to_leaders() {
-    use kafka_esm::kafka::cluster::Cluster;
+    use kafka_esm::kafka::client::cluster::Cluster;
     for broker in brokers().await {
         let topic = kafka_esm_rig::unique_name("client-cluster");
         let partitions = if broker.kind() == "mock" {
@@ -448,7 +438,7 @@ async fn cluster_bootstraps_past_a_dead_server_and_routes_to_leaders() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_names_an_unknown_topic() {
-    use kafka_esm::kafka::cluster::{Cluster, ClusterError};
+    use kafka_esm::kafka::client::cluster::{Cluster, ClusterError};
     let broker = tokio::task::spawn_blocking(|| Nisshi::start().unwrap())
         .await
         .unwrap();
@@ -469,7 +459,7 @@ async fn cluster_names_an_unknown_topic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_reconnects_after_a_broker_restart() {
-    use kafka_esm::kafka::cluster::Cluster;
+    use kafka_esm::kafka::client::cluster::Cluster;
     let mut broker = common::sqlite_nisshi().await;
     let topic = kafka_esm_rig::unique_name("client-restart");
     tokio::task::block_in_place(|| broker.create_topic(&topic, 1)).unwrap();
