@@ -401,6 +401,17 @@ fn cli_lifecycle(broker: &Nisshi) {
         m["State"] == "Enabled" && m["LastProcessingResult"] == "OK"
     });
     assert_eq!(enabled["StateTransitionReason"], "USER_INITIATED");
+    let (status, _, _) = serve.http("GET", "/healthz", "");
+    assert_eq!(status, 200);
+    let (status, _, ready) = serve.http("GET", "/readyz", "");
+    assert_eq!(status, 200, "every enabled mapping runs consumers: {ready}");
+    let (status, _, metrics) = serve.http("GET", "/metrics", "");
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap().to_string();
+    assert!(
+        metrics.contains(&format!("kafka_esm_consumers{{mapping=\"{uuid}\"")),
+        "metrics are labelled by mapping: {metrics}"
+    );
     let listed = serve.aws_ok(&["list-event-source-mappings", "--function-name", "reporter"]);
     assert_eq!(listed["EventSourceMappings"][0]["UUID"], uuid);
     let none = serve.aws_ok(&["list-event-source-mappings", "--function-name", "other"]);
