@@ -999,6 +999,37 @@ fn persistence(broker: &Nisshi) {
         acknowledged.len(),
         back.len()
     );
+    // ListEventSourceMappings pages: MaxItems per page, NextMarker until the last.
+    let mut paged = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let path = match &marker {
+            None => "/2015-03-31/event-source-mappings/?MaxItems=5".to_string(),
+            Some(m) => format!("/2015-03-31/event-source-mappings/?MaxItems=5&Marker={m}"),
+        };
+        let (status, _, page) = serve.http("GET", &path, "");
+        assert_eq!(status, 200, "{page}");
+        let items = page["EventSourceMappings"].as_array().unwrap();
+        assert!(items.len() <= 5);
+        paged.extend(
+            items
+                .iter()
+                .map(|m| m["UUID"].as_str().unwrap().to_string()),
+        );
+        match page.get("NextMarker").and_then(Value::as_str) {
+            Some(next) => marker = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let mut all: Vec<String> = back.iter().map(|u| u.to_string()).collect();
+    all.sort();
+    assert_eq!(paged, all, "every mapping once, in order, across the pages");
+    let by_cli = serve.aws_ok(&["list-event-source-mappings", "--page-size", "4"]);
+    assert_eq!(
+        by_cli["EventSourceMappings"].as_array().unwrap().len(),
+        all.len()
+    );
+
     // The running mapping resumes after its committed offsets.
     let seen = serve.batches().len();
     produce(broker, &topic, &["d"]);
@@ -1314,4 +1345,64 @@ fn cluster(broker: &Nisshi) {
     for s in instances {
         s.stop();
     }
+}
+
+/// boto3, the Python SDK, drives the API as it drives AWS: its models parse every answer
+/// (a shape it can't read would raise), and errors come back as its ClientError codes.
+#[test]
+fn boto3_creates_lists_updates_and_deletes_mappings() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(dir.path());
+    let script = r#"
+import sys, boto3, botocore
+c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="k", aws_secret_access_key="s")
+m = c.create_event_source_mapping(FunctionName="reporter", Topics=["t"], StartingPosition="LATEST",
+    Enabled=False, SelfManagedEventSource={"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["127.0.0.1:1"]}})
+assert m["ResponseMetadata"]["HTTPStatusCode"] == 202, m
+u = m["UUID"]
+assert c.get_event_source_mapping(UUID=u)["Topics"] == ["t"]
+assert [x["UUID"] for x in c.list_event_source_mappings(FunctionName="reporter")["EventSourceMappings"]] == [u]
+import time
+for _ in range(100):
+    if c.get_event_source_mapping(UUID=u)["State"] == "Disabled":
+        break
+    time.sleep(0.1)
+assert c.update_event_source_mapping(UUID=u, BatchSize=42)["BatchSize"] == 42
+try:
+    c.get_event_source_mapping(UUID="f89f8514-cdd9-4602-9e1f-01a5b77d449b")
+    raise SystemExit("no error")
+except botocore.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "ResourceNotFoundException", e.response
+try:
+    c.create_event_source_mapping(FunctionName="reporter", Topics=["t2"], StartingPosition="LATEST",
+        BatchSize=20000, SelfManagedEventSource={"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["h:1"]}})
+    raise SystemExit("no error")
+except botocore.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidParameterValueException", e.response
+    assert "BatchSize" in e.response["Error"]["Message"], e.response
+fs = c.list_functions()["Functions"]
+assert [f["FunctionName"] for f in fs] == ["reporter"], fs
+assert c.get_function(FunctionName="reporter")["Configuration"]["Timeout"] == 30
+for _ in range(100):
+    if c.get_event_source_mapping(UUID=u)["State"] != "Updating":
+        break
+    time.sleep(0.1)
+assert c.delete_event_source_mapping(UUID=u)["State"] == "Deleting"
+print("boto3 ok")
+"#;
+    let out = Command::new(rig_tool("awscli-venv/bin/python").unwrap())
+        .args(["-c", script, &serve.endpoint()])
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("boto3 ok"),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        serve.log()
+    );
+    serve.stop();
 }
