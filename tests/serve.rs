@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 struct Serve {
     child: Child,
     port: u16,
+    /// `https` with --api-tls-cert.
+    scheme: &'static str,
+    /// The CA bundle the AWS CLI trusts (for https).
+    ca_bundle: Option<PathBuf>,
     state: PathBuf,
     report: PathBuf,
     functions: PathBuf,
@@ -86,6 +90,12 @@ impl Serve {
         let serve = Serve {
             child,
             port,
+            scheme: if args.contains(&"--api-tls-cert") {
+                "https"
+            } else {
+                "http"
+            },
+            ca_bundle: None,
             state,
             report,
             functions,
@@ -108,7 +118,7 @@ impl Serve {
     }
 
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// `aws lambda ARGS --endpoint-url ...`: the parsed JSON output, or the error text.
@@ -118,7 +128,11 @@ impl Serve {
 
     /// [`Serve::aws`] signing with `(key id, secret)`.
     fn aws_as(&self, args: &[&str], key: (&str, &str)) -> Result<Value, String> {
-        let out = Command::new(rig_tool("awscli-venv/bin/aws").unwrap())
+        let mut command = Command::new(rig_tool("awscli-venv/bin/aws").unwrap());
+        if let Some(bundle) = &self.ca_bundle {
+            command.env("AWS_CA_BUNDLE", bundle);
+        }
+        let out = command
             .arg("lambda")
             .args(args)
             .args(["--endpoint-url", &self.endpoint(), "--output", "json"])
@@ -1404,5 +1418,42 @@ print("boto3 ok")
         String::from_utf8_lossy(&out.stderr),
         serve.log()
     );
+    serve.stop();
+}
+
+/// With --api-tls-cert/--api-tls-key the API is HTTPS: the AWS CLI trusting the
+/// certificate's CA is served, one that doesn't refuses the connection.
+#[test]
+fn the_api_over_tls_serves_clients_that_trust_its_certificate() {
+    let pki = kafka_esm_rig::Pki::shared().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        pki.server.cert.display().to_string(),
+        pki.server.key.display().to_string(),
+    );
+    let mut serve = Serve::start_args(
+        dir.path(),
+        &["--api-tls-cert", &cert, "--api-tls-key", &key],
+    );
+    serve.ca_bundle = Some(pki.ca.cert.clone());
+    let listed = serve.aws_ok(&["list-event-source-mappings"]);
+    assert_eq!(listed["EventSourceMappings"], json!([]));
+    let created = serve.aws_ok(&[
+        "create-event-source-mapping",
+        "--function-name",
+        "reporter",
+        "--topics",
+        "t",
+        "--starting-position",
+        "LATEST",
+        "--no-enabled",
+        "--self-managed-event-source",
+        r#"{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["127.0.0.1:1"]}}"#,
+    ]);
+    assert_eq!(created["State"], "Creating");
+    serve.ca_bundle = Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+    let e = serve.aws(&["list-event-source-mappings"]).unwrap_err();
+    assert!(e.contains("SSL") || e.contains("certificate"), "{e}");
+    serve.ca_bundle = Some(pki.ca.cert.clone());
     serve.stop();
 }

@@ -50,6 +50,13 @@ pub struct ServeArgs {
     /// SDKs sign). Required when --listen is not a loopback address.
     #[arg(long, env = "KAFKA_ESM_API_CREDENTIALS", value_name = "file://PATH")]
     api_credentials: Option<String>,
+    /// The API's certificate chain (PEM): serve the API over TLS (HTTPS). With
+    /// --api-tls-key.
+    #[arg(long, value_name = "PATH", requires = "api_tls_key")]
+    api_tls_cert: Option<PathBuf>,
+    /// The private key of --api-tls-cert (PEM: PKCS#8, PKCS#1 or SEC1, unencrypted).
+    #[arg(long, value_name = "PATH", requires = "api_tls_cert")]
+    api_tls_key: Option<PathBuf>,
     /// Replaces the Lambda endpoint for functions that are not local.
     #[arg(long, value_name = "URL")]
     lambda_endpoint_url: Option<String>,
@@ -82,6 +89,10 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let function_timeouts = functions
+        .iter()
+        .map(|f| (f.name.clone(), f.timeout.as_secs()))
+        .collect();
     let mut esm = Map::new();
     if let Some(r) = &args.region {
         esm.insert("Region".into(), Value::String(r.clone()));
@@ -94,7 +105,10 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             region: region.clone(),
             account: args.account_id.clone(),
         },
-        defaults: Defaults { esm },
+        defaults: Defaults {
+            esm,
+            function_timeouts,
+        },
         lambda: AwsOptions {
             region: Some(region),
             endpoint_url: args.lambda_endpoint_url.clone(),
@@ -102,6 +116,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         },
         destination_aws: AwsOptions::default(),
         api_credentials: args.api_credentials.clone(),
+        api_tls: args.api_tls_cert.clone().zip(args.api_tls_key.clone()),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -122,11 +137,8 @@ pub fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        eprintln!(
-            "kafka-esm serve: Lambda API at http://{} (aws lambda ... --endpoint-url http://{})",
-            server.local_addr(),
-            server.local_addr()
-        );
+        let url = format!("{}://{}", server.scheme(), server.local_addr());
+        eprintln!("kafka-esm serve: Lambda API at {url} (aws lambda ... --endpoint-url {url})");
         match server.run(shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

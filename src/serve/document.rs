@@ -71,6 +71,10 @@ impl From<ConfigErrors> for DocumentError {
 #[derive(Clone, Debug, Default)]
 pub struct Defaults {
     pub esm: Map<String, Value>,
+    /// Each local function's timeout in seconds, by name: a mapping of a local function
+    /// gets it as its `KafkaEsm.FunctionTimeout` unless it sets one (the rebalance
+    /// timeout is counted from it).
+    pub function_timeouts: std::collections::HashMap<String, u64>,
 }
 
 impl StoredMapping {
@@ -159,6 +163,13 @@ impl StoredMapping {
     pub fn resolve(&self, defaults: &Defaults) -> Result<Mapping, DocumentError> {
         let mut doc = self.document.clone();
         let mut esm = defaults.esm.clone();
+        let function = doc.get("FunctionName").and_then(Value::as_str).map(|raw| {
+            let name = raw.rsplit_once(":function:").map_or(raw, |(_, n)| n);
+            name.split(':').next().unwrap_or(name)
+        });
+        if let Some(timeout) = function.and_then(|f| defaults.function_timeouts.get(f)) {
+            esm.insert("FunctionTimeout".into(), Value::from(*timeout));
+        }
         if let Some(Value::Object(own)) = doc.get("KafkaEsm") {
             esm.extend(own.clone());
         }

@@ -17,6 +17,7 @@ mod registry;
 mod sigv4;
 mod state;
 mod store;
+mod tls;
 
 pub use document::{API_ESM_KEYS, Defaults, Identity};
 pub use error::ApiError;
@@ -51,6 +52,8 @@ pub enum ServeError {
     NotLoopback(SocketAddr),
     #[error(transparent)]
     Credentials(#[from] sigv4::CredentialsError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("binding the API to {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -79,6 +82,9 @@ pub struct ServeOptions {
     /// `file://PATH` of the keys allowed to call the API: every request is then verified
     /// (AWS Signature Version 4). Required on a non-loopback address.
     pub api_credentials: Option<String>,
+    /// The API's certificate chain and private key (PEM files): the API is served over
+    /// TLS (HTTPS) when given.
+    pub api_tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Where `serve` keeps its mappings.
@@ -93,6 +99,7 @@ pub enum StateLocation {
 /// A started `serve`: its API bound, its stored mappings running.
 pub struct Server {
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     api: Arc<api::Api>,
 }
 
@@ -104,6 +111,10 @@ impl Server {
             None if !options.listen.ip().is_loopback() => {
                 return Err(ServeError::NotLoopback(options.listen));
             }
+            None => None,
+        };
+        let tls = match &options.api_tls {
+            Some((cert, key)) => Some(tls::server_config(cert, key)?),
             None => None,
         };
         let functions = Functions::new(options.functions, options.lambda)?;
@@ -146,7 +157,12 @@ impl Server {
             verifier,
             write: tokio::sync::Mutex::new(()),
         });
-        Ok(Server { listener, api })
+        Ok(Server { listener, tls, api })
+    }
+
+    /// `https` when the API is served over TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// The address the API listens on (the port chosen when 0 was asked).
@@ -164,9 +180,18 @@ impl Server {
     ) -> Result<(), ServeError> {
         let registry = self.api.registry.clone();
         let router = api::router(self.api);
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = match self.tls {
+            Some(config) => {
+                axum::serve(tls::TlsListener::new(self.listener, config), router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                axum::serve(self.listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
         registry.shutdown().await;
         served.map_err(ServeError::Serve)
     }
