@@ -1457,3 +1457,74 @@ fn the_api_over_tls_serves_clients_that_trust_its_certificate() {
     serve.ca_bundle = Some(pki.ca.cert.clone());
     serve.stop();
 }
+
+/// The state topic's brokers are reached as a mapping's are: here over TLS with a
+/// private root CA given as a SERVER_ROOT_CA_CERTIFICATE secret. The mapping written
+/// through one instance is read back by the next one from the TLS-only broker; without
+/// the access configuration, serve refuses to start and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_topic_is_reached_over_tls_with_the_mappings_access_configurations() {
+    let pki = kafka_esm_rig::Pki::shared().unwrap();
+    let broker = tokio::task::spawn_blocking(|| {
+        Nisshi::start_with(kafka_esm_rig::NisshiOptions {
+            tls: Some((pki.server.cert.clone(), pki.server.key.clone())),
+            ..kafka_esm_rig::NisshiOptions::default()
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    tokio::task::spawn_blocking(move || state_over_tls(&broker, pki))
+        .await
+        .unwrap();
+}
+
+fn state_over_tls(broker: &Nisshi, pki: &kafka_esm_rig::Pki) {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("root-ca.json");
+    let ca = std::fs::read_to_string(&pki.ca.cert).unwrap();
+    std::fs::write(&secret, json!({ "certificate": ca }).to_string()).unwrap();
+    let access = json!([{"Type": "SERVER_ROOT_CA_CERTIFICATE", "URI": format!("file://{}", secret.display())}])
+        .to_string();
+    let state = format!(
+        "kafka://{}/{}",
+        broker.bootstrap(),
+        unique_name("esm-state-tls")
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kafka-esm"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state", &state])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("state topic"), "{err}");
+
+    let first = tempfile::tempdir().unwrap();
+    let args = [
+        "--state",
+        state.as_str(),
+        "--state-access-configurations",
+        access.as_str(),
+    ];
+    let serve = Serve::start_args(first.path(), &args);
+    let created = serve.aws_ok(&[
+        "create-event-source-mapping",
+        "--function-name",
+        "reporter",
+        "--topics",
+        "t",
+        "--starting-position",
+        "LATEST",
+        "--no-enabled",
+        "--self-managed-event-source",
+        r#"{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["127.0.0.1:1"]}}"#,
+    ]);
+    let uuid = created["UUID"].as_str().unwrap().to_string();
+    serve.stop();
+    let second = tempfile::tempdir().unwrap();
+    let serve = Serve::start_args(second.path(), &args);
+    let back = serve.aws_ok(&["get-event-source-mapping", "--uuid", &uuid]);
+    assert_eq!(back["Topics"], json!(["t"]));
+    serve.stop();
+}

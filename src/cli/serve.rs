@@ -27,6 +27,12 @@ pub struct ServeArgs {
     /// the same one: kafka://HOST:PORT[,HOST:PORT...]/TOPIC (created if absent; plaintext).
     #[arg(long, env = "KAFKA_ESM_STATE", value_name = "kafka://HOST:PORT/TOPIC")]
     state: Option<String>,
+    /// How to reach the state topic's brokers: SourceAccessConfigurations exactly as a
+    /// mapping gives them (JSON or file://PATH): SERVER_ROOT_CA_CERTIFICATE, BASIC_AUTH,
+    /// SASL_SCRAM_256_AUTH, SASL_SCRAM_512_AUTH, CLIENT_CERTIFICATE_TLS_AUTH; TLS whenever
+    /// any is given.
+    #[arg(long, value_name = "JSON", requires = "state")]
+    state_access_configurations: Option<String>,
     /// A function run on this host, served the Lambda Runtime API: NAME=COMMAND (a shell
     /// command line). Repeatable. A mapping whose FunctionName is NAME invokes it; any
     /// other function is invoked on AWS Lambda.
@@ -69,11 +75,26 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         .or_else(|| std::env::var("AWS_REGION").ok())
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .unwrap_or_else(|| "us-east-1".into());
+    let access = match args
+        .state_access_configurations
+        .as_deref()
+        .map(json_or_file)
+    {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            eprintln!("kafka-esm serve: --state-access-configurations: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let state = match (
         &args.state,
         args.state_dir.clone().or_else(default_state_dir),
     ) {
-        (Some(uri), _) => StateLocation::Kafka(uri.clone()),
+        (Some(uri), _) => StateLocation::Kafka {
+            uri: uri.clone(),
+            access,
+        },
         (None, Some(dir)) => StateLocation::Dir(dir),
         (None, None) => {
             eprintln!(
@@ -147,6 +168,15 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// Inline JSON, or `file://PATH`.
+fn json_or_file(src: &str) -> Result<Value, String> {
+    let text = match src.strip_prefix("file://") {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+        None => src.to_string(),
+    };
+    serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))
 }
 
 fn default_state_dir() -> Option<PathBuf> {

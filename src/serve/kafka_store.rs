@@ -37,6 +37,10 @@ pub enum KafkaStoreError {
     Uri(String),
     #[error("the state topic {topic}: {source}")]
     Cluster { topic: String, source: ClusterError },
+    #[error("--state-access-configurations: {0}")]
+    Access(String),
+    #[error("the state topic's credentials: {0}")]
+    Credentials(#[from] crate::access::AccessError),
     #[error("reading the state topic {topic}: {source}")]
     Fetch { topic: String, source: FetchError },
     #[error("writing to the state topic {topic}: {source}")]
@@ -79,20 +83,23 @@ pub fn parse_uri(uri: &str) -> Result<(Vec<String>, String), KafkaStoreError> {
 }
 
 impl KafkaStore {
-    /// Connects, creates the topic if absent, reads it to its end (applying every mapping
-    /// to `registry`), and goes on following it.
-    pub async fn open(uri: &str, registry: Arc<Registry>) -> Result<KafkaStore, KafkaStoreError> {
+    /// Connects (with `access`: `SourceAccessConfigurations` as a mapping gives them, for
+    /// TLS, SASL or mTLS to the state topic's brokers), creates the topic if absent, reads
+    /// it to its end (applying every mapping to `registry`), and goes on following it.
+    pub async fn open(
+        uri: &str,
+        access: Option<&serde_json::Value>,
+        registry: Arc<Registry>,
+    ) -> Result<KafkaStore, KafkaStoreError> {
         let (bootstrap, topic) = parse_uri(uri)?;
+        let connection = connection(&bootstrap, &topic, access).await?;
         let cluster_err = |source| KafkaStoreError::Cluster {
             topic: topic.clone(),
             source,
         };
         let config = ClusterConfig {
             bootstrap,
-            connection: ConnectionConfig {
-                client_id: "kafka-esm-serve-state".into(),
-                ..ConnectionConfig::default()
-            },
+            connection,
         };
         let cluster = Arc::new(Cluster::connect(config, &[]).await.map_err(cluster_err)?);
         let replication = cluster.brokers().len().min(3) as i16;
@@ -214,6 +221,35 @@ impl KafkaStore {
                 topic: self.topic.clone(),
             })
     }
+}
+
+/// The connection settings for the state topic's brokers: `access` read exactly as a
+/// mapping's `SourceAccessConfigurations` (the same validation, the same secrets).
+async fn connection(
+    bootstrap: &[String],
+    topic: &str,
+    access: Option<&serde_json::Value>,
+) -> Result<ConnectionConfig, KafkaStoreError> {
+    let base = ConnectionConfig {
+        client_id: "kafka-esm-serve-state".into(),
+        ..ConnectionConfig::default()
+    };
+    let Some(access) = access else {
+        return Ok(base);
+    };
+    let doc = serde_json::json!({
+        "FunctionName": "kafka-esm-serve-state",
+        "Topics": [topic],
+        "StartingPosition": "TRIM_HORIZON",
+        "SelfManagedEventSource": {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}},
+        "SourceAccessConfigurations": access,
+    });
+    let mapping =
+        crate::config::from_document(&doc).map_err(|e| KafkaStoreError::Access(e.to_string()))?;
+    Ok(
+        crate::access::connection_config(&mapping, &crate::aws::AwsOptions::default(), base)
+            .await?,
+    )
 }
 
 /// A state record: the mapping's UUID and its new version, or `None` when deleted.

@@ -92,8 +92,12 @@ pub struct ServeOptions {
 pub enum StateLocation {
     /// A state directory on this host (one `serve` at a time).
     Dir(PathBuf),
-    /// `kafka://HOST:PORT[,...]/TOPIC`: a compacted topic shared by every instance.
-    Kafka(String),
+    /// `kafka://HOST:PORT[,...]/TOPIC`: a compacted topic shared by every instance, with
+    /// the `SourceAccessConfigurations` (as a mapping's) of its brokers, if any.
+    Kafka {
+        uri: String,
+        access: Option<serde_json::Value>,
+    },
 }
 
 /// A started `serve`: its API bound, its stored mappings running.
@@ -139,8 +143,8 @@ impl Server {
                 }
                 StateStore::Dir(Arc::new(dir))
             }
-            StateLocation::Kafka(uri) => StateStore::Kafka(Arc::new(
-                kafka_store::KafkaStore::open(uri, registry.clone()).await?,
+            StateLocation::Kafka { uri, access } => StateStore::Kafka(Arc::new(
+                kafka_store::KafkaStore::open(uri, access.as_ref(), registry.clone()).await?,
             )),
         };
         let listener =

@@ -155,11 +155,17 @@ fn a_local_functions_timeout_is_its_mappings_function_timeout_unless_set() {
         ..Defaults::default()
     };
     let (_, m) = StoredMapping::create(body(), Uuid::new_v4(), 1.0, &defaults).unwrap();
-    assert_eq!(m.esm.function_timeout, Some(std::time::Duration::from_secs(30)));
+    assert_eq!(
+        m.esm.function_timeout,
+        Some(std::time::Duration::from_secs(30))
+    );
     let mut b = body();
     b["KafkaEsm"] = json!({"FunctionTimeout": 5});
     let (_, m) = StoredMapping::create(b, Uuid::new_v4(), 1.0, &defaults).unwrap();
-    assert_eq!(m.esm.function_timeout, Some(std::time::Duration::from_secs(5)));
+    assert_eq!(
+        m.esm.function_timeout,
+        Some(std::time::Duration::from_secs(5))
+    );
     let mut b = body();
     b["FunctionName"] = json!("other");
     let (_, m) = StoredMapping::create(b, Uuid::new_v4(), 1.0, &defaults).unwrap();
