@@ -638,6 +638,46 @@ async fn a_function_that_does_not_exist_stops_the_mapping_and_commits_nothing() 
     assert!(committed.values().all(|o| *o < 0), "{committed:?}");
 }
 
+/// As AWS checks a mapping's function when it is enabled (GetFunctionConfiguration): a
+/// function that does not exist, or whose timeout is over 14 minutes, stops the mapping
+/// with FUNCTION_CONFIG_NOT_VALID before any record is consumed or invoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_function_or_one_over_14_minutes_is_refused_before_anything_is_consumed() {
+    let broker = common::nisshi().await;
+    let topic = topic_with(&broker, "mapping-check", 1);
+    for (configuration, cause) in [
+        (Reply::not_found(), "does not exist"),
+        (
+            Reply::json(json!({"FunctionName": "f", "Timeout": 900})),
+            "its timeout is 900 s",
+        ),
+    ] {
+        let group = unique_name("mapping-group");
+        let server = InvokeServer::start().await.unwrap();
+        server.set_configuration(configuration);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mapping.json");
+        let mapping = common::mapping_with(
+            &topic,
+            &broker.bootstrap(),
+            &group,
+            2,
+            json!({"KafkaEsm": {"LambdaEndpointUrl": server.endpoint(), "Region": "us-east-1"}}),
+        );
+        let child = run_with_file(&file, mapping);
+        let (code, err) = exit_within(child, std::time::Duration::from_secs(60)).await;
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("State: Disabled (FUNCTION_CONFIG_NOT_VALID)"),
+            "{err}"
+        );
+        assert!(err.contains(cause), "{cause}: {err}");
+        assert!(server.requests().is_empty(), "nothing invoked");
+        let committed = common::committed(&broker, &topic, &group);
+        assert!(committed.values().all(|o| *o < 0), "{committed:?}");
+    }
+}
+
 /// AccessDenied (403) on every partition's batch: the mapping ends Disabled with
 /// FUNCTION_CONFIG_NOT_VALID and the cause, and no partition commits anything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

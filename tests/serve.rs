@@ -1398,6 +1398,7 @@ except botocore.exceptions.ClientError as e:
 fs = c.list_functions()["Functions"]
 assert [f["FunctionName"] for f in fs] == ["reporter"], fs
 assert c.get_function(FunctionName="reporter")["Configuration"]["Timeout"] == 30
+assert c.get_function_configuration(FunctionName="reporter")["Timeout"] == 30
 for _ in range(100):
     if c.get_event_source_mapping(UUID=u)["State"] != "Updating":
         break

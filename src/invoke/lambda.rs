@@ -23,6 +23,10 @@ use std::time::Duration;
 /// Lambda's longest function timeout (15 minutes).
 pub const MAX_FUNCTION_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// The longest function timeout a Kafka event source mapping takes (14 minutes): AWS
+/// refuses a mapping whose function may run longer.
+pub const MAX_KAFKA_FUNCTION_TIMEOUT: Duration = Duration::from_secs(840);
+
 /// What an invocation may take beyond the function's timeout: Lambda's own work (a cold
 /// start's init, a VPC attachment) and the network.
 pub const TIMEOUT_MARGIN: Duration = Duration::from_secs(60);
@@ -87,6 +91,65 @@ impl Invoker for LambdaInvoker {
                     .unwrap_or_default(),
             }),
             Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// GetFunctionConfiguration, as AWS checks a mapping's function: missing, not ours
+    /// to read, or with a timeout over 14 minutes is `FUNCTION_CONFIG_NOT_VALID`.
+    async fn check(&self) -> Result<(), InvokeError> {
+        let answer = self
+            .client
+            .get_function_configuration()
+            .function_name(&self.function)
+            .set_qualifier(self.qualifier.clone())
+            .send()
+            .await;
+        match answer {
+            Ok(config) => match config.timeout() {
+                Some(t) if Duration::from_secs(t.max(0) as u64) > MAX_KAFKA_FUNCTION_TIMEOUT => {
+                    Err(InvokeError::Function {
+                        message: format!(
+                            "{}: its timeout is {t} s; a Kafka event source mapping's function \
+                             may run at most {} s (14 minutes)",
+                            self.function,
+                            MAX_KAFKA_FUNCTION_TIMEOUT.as_secs()
+                        ),
+                    })
+                }
+                _ => Ok(()),
+            },
+            Err(e) => {
+                let (code, status) = match &e {
+                    SdkError::ServiceError(s) => (
+                        s.err().meta().code().map(str::to_string),
+                        s.raw().status().as_u16(),
+                    ),
+                    SdkError::ResponseError(r) => (None, r.raw().status().as_u16()),
+                    _ => (None, 0),
+                };
+                match (code.as_deref(), status) {
+                    (Some("ResourceNotFoundException"), _) | (None, 404) => {
+                        Err(InvokeError::Function {
+                            message: format!("{}: the function does not exist", self.function),
+                        })
+                    }
+                    (Some("AccessDeniedException"), _) | (None, 403) => Err(InvokeError::Function {
+                        message: format!(
+                            "{}: GetFunctionConfiguration was refused ({})",
+                            self.function,
+                            code.as_deref().unwrap_or("403")
+                        ),
+                    }),
+                    _ => {
+                        tracing::warn!(
+                            function = %self.function,
+                            "could not check the function's configuration; invocations will tell: {}",
+                            aws_sdk_lambda::error::DisplayErrorContext(&e)
+                        );
+                        Ok(())
+                    }
+                }
+            }
         }
     }
 }

@@ -66,6 +66,14 @@ pub trait Invoker: Send + Sync + 'static {
         &self,
         payload: Bytes,
     ) -> impl Future<Output = Result<Invocation, InvokeError>> + Send;
+
+    /// Checks, before the mapping starts, that the function can be a Kafka mapping's
+    /// target (AWS Lambda: it exists and its timeout is at most 14 minutes). An error
+    /// with a [`InvokeError::reason`] stops the mapping; anything that may pass (the
+    /// network, a throttle) is not an error here: invocations will retry it.
+    fn check(&self) -> impl Future<Output = Result<(), InvokeError>> + Send {
+        std::future::ready(Ok(()))
+    }
 }
 
 /// A shared invoker: the mapping and the local Invoke API use one local function's pool.
@@ -75,6 +83,10 @@ impl<I: Invoker> Invoker for std::sync::Arc<I> {
         payload: Bytes,
     ) -> impl Future<Output = Result<Invocation, InvokeError>> + Send {
         I::invoke(self, payload)
+    }
+
+    fn check(&self) -> impl Future<Output = Result<(), InvokeError>> + Send {
+        I::check(self)
     }
 }
 

@@ -281,6 +281,9 @@ async fn enable<I: Invoker>(
     status: &watch::Sender<MappingStatus>,
     options: &RunOptions,
 ) -> Result<(Supervisor<I>, Option<MetricsServer>), RuntimeError> {
+    // As AWS does when the mapping is enabled: a missing function, or one that may run
+    // past 14 minutes, is refused before anything is consumed.
+    invoker.check().await.map_err(RuntimeError::Invoke)?;
     let bootstrap: Vec<String> = mapping
         .bootstrap_servers
         .iter()

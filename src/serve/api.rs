@@ -81,6 +81,11 @@ pub fn router(api: Shared) -> Router {
             get(get_function).fallback(|| async { not_allowed("GetFunction takes GET") }),
         )
         .route(&format!("{FUNCTIONS}/{{name}}/invocations"), invocations())
+        .route(
+            &format!("{FUNCTIONS}/{{name}}/configuration"),
+            get(get_function_configuration)
+                .fallback(|| async { not_allowed("GetFunctionConfiguration takes GET") }),
+        )
         .fallback(|| async {
             ApiError::unknown_operation("no such operation on this endpoint (kafka-esm serve)")
         })
@@ -344,28 +349,46 @@ async fn list_functions(State(api): State<Shared>) -> Response {
     axum::Json(json!({ "Functions": functions })).into_response()
 }
 
-async fn get_function(
+/// `GetFunctionConfiguration` of a local function (what a mapping checks at start).
+async fn get_function_configuration(
     State(api): State<Shared>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
+    let function = local_function(&api, &name)?;
+    let account = &api.identity().account;
+    Ok(axum::Json(functions::configuration(function.function(), account)).into_response())
+}
+
+/// The local function `name` (a name or an ARN, maybe qualified) names.
+fn local_function<'a>(
+    api: &'a Api,
+    name: &str,
+) -> Result<&'a std::sync::Arc<crate::invoke::local::LocalInvoker>, ApiError> {
     let short = match name.find(":function:") {
         Some(i) => &name[i + ":function:".len()..],
-        None => name.as_str(),
+        None => name,
     };
     let short = short.split(':').next().unwrap_or("");
-    let account = &api.identity().account;
-    let function = api
-        .registry
+    api.registry
         .context()
         .functions
         .local()
         .find(|f| f.function().name == short)
         .ok_or_else(|| {
             ApiError::not_found(format!(
-                "Function not found: arn:aws:lambda:{}:{account}:function:{short}",
-                api.identity().region
+                "Function not found: arn:aws:lambda:{}:{}:function:{short}",
+                api.identity().region,
+                api.identity().account
             ))
-        })?;
+        })
+}
+
+async fn get_function(
+    State(api): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let function = local_function(&api, &name)?;
+    let account = &api.identity().account;
     Ok(axum::Json(json!({
         "Configuration": functions::configuration(function.function(), account),
         "Code": {"RepositoryType": "Local"},

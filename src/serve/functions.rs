@@ -203,6 +203,13 @@ impl Invoker for MappingInvoker {
             MappingInvoker::Lambda(lambda) => lambda.invoke(payload).await,
         }
     }
+
+    async fn check(&self) -> Result<(), InvokeError> {
+        match self {
+            MappingInvoker::Local(local) => local.check().await,
+            MappingInvoker::Lambda(lambda) => lambda.check().await,
+        }
+    }
 }
 
 /// Lambda's `FunctionConfiguration` for a local function.

@@ -127,6 +127,7 @@ struct State {
     default: Reply,
     log: Vec<InvokeRequest>,
     tx: mpsc::UnboundedSender<InvokeRequest>,
+    configuration: Option<Reply>,
 }
 
 /// The endpoint; stops when dropped.
@@ -231,6 +232,27 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    // GetFunctionConfiguration, which a mapping asks once at start.
+    if let Some(name) = path
+        .strip_prefix("/2015-03-31/functions/")
+        .and_then(|rest| rest.strip_suffix("/configuration"))
+        .filter(|_| req.method() == hyper::Method::GET)
+    {
+        let name = percent_decode(name);
+        let reply = {
+            let st = state.lock().expect("invoke state lock");
+            st.configuration.clone().unwrap_or_else(|| {
+                Reply::json(serde_json::json!({
+                    "FunctionName": name,
+                    "FunctionArn": format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+                    "Timeout": 3,
+                    "Runtime": "provided.al2023",
+                    "State": "Active",
+                }))
+            })
+        };
+        return Ok(answer(reply).await);
+    }
     let function = path
         .strip_prefix("/2015-03-31/functions/")
         .and_then(|rest| rest.strip_suffix("/invocations"))
@@ -286,6 +308,7 @@ impl InvokeServer {
         let state = Arc::new(Mutex::new(State {
             script: VecDeque::new(),
             default: Reply::json(serde_json::json!({})),
+            configuration: None,
             log: Vec::new(),
             tx,
         }));
@@ -329,6 +352,11 @@ impl InvokeServer {
     /// The reply once the script is used up.
     pub fn set_default(&self, reply: Reply) {
         self.state.lock().expect("invoke state lock").default = reply;
+    }
+
+    /// The answer to GetFunctionConfiguration (by default: the function, timeout 3 s).
+    pub fn set_configuration(&self, reply: Reply) {
+        self.state.lock().expect("invoke state lock").configuration = Some(reply);
     }
 
     /// Every invocation so far, in arrival order.
