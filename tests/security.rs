@@ -467,6 +467,102 @@ async fn credentials_from_secrets_manager_drive_a_connection() {
     assert!(e.to_string().contains("absent"), "{e}");
 }
 
+/// A rotated Secrets Manager secret reaches new connections without a restart: once the
+/// broker refuses the old password, the secret is read again and the connection retried
+/// with the new one. When the secret still holds a refused password, the error is
+/// EVENT_SOURCE_AUTHN_ERROR as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_is_read_again_when_the_broker_refuses_the_old_password() {
+    let pki = Pki::shared().unwrap();
+    let mut broker = Nisshi::start_with(NisshiOptions {
+        tls: Some((pki.server.cert.clone(), pki.server.key.clone())),
+        scram_users: vec![(Scram::Sha512, "erin".into(), "erin-before".into())],
+        ..NisshiOptions::default()
+    })
+    .unwrap();
+    let moto = tokio::task::spawn_blocking(|| Moto::shared().map(|m| m.endpoint().to_string()))
+        .await
+        .unwrap()
+        .unwrap();
+    let sm = aws_sdk_secretsmanager::Client::new(&common::local_aws(moto.clone()).await);
+    let login = sm
+        .create_secret()
+        .name(unique_name("AmazonMSK_erin"))
+        .secret_string(json!({"username": "erin", "password": "erin-before"}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let secrets = Secrets::new();
+    let m = mapping(
+        &broker.bootstrap(),
+        "unused",
+        vec![
+            json!({"Type": "SASL_SCRAM_512_AUTH", "URI": login}),
+            secrets.root_ca(pki),
+        ],
+        json!({}),
+    );
+    let aws = AwsOptions {
+        region: Some(Moto::REGION.into()),
+        endpoint_url: Some(moto),
+        credentials: Some(StaticCredentials {
+            access_key_id: Moto::ACCESS_KEY_ID.into(),
+            secret_access_key: Moto::SECRET_ACCESS_KEY.into(),
+            session_token: None,
+        }),
+        max_attempts: Some(1),
+        ..AwsOptions::default()
+    };
+    let config = access::connection_config(&m, &aws, ConnectionConfig::default())
+        .await
+        .unwrap();
+    let bootstrap = broker.bootstrap();
+    let connect = |config: ConnectionConfig| {
+        let bootstrap = vec![bootstrap.clone()];
+        async move {
+            Cluster::connect(
+                ClusterConfig {
+                    bootstrap,
+                    connection: config,
+                },
+                &[],
+            )
+            .await
+        }
+    };
+    connect(config.clone()).await.unwrap();
+
+    // Rotation: the secret first (as Secrets Manager's rotation does), then the broker.
+    sm.put_secret_value()
+        .secret_id(&login)
+        .secret_string(json!({"username": "erin", "password": "erin-after"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut rotate = |password: &'static str| {
+        tokio::task::block_in_place(|| broker.change_password(Scram::Sha512, "erin", password))
+    };
+    rotate("erin-after").unwrap();
+    let cluster = connect(config.clone())
+        .await
+        .expect("the new password is read and used");
+    assert!(!cluster.brokers().is_empty());
+    assert_eq!(
+        &*config.sasl.as_ref().unwrap().current().password,
+        "erin-after"
+    );
+
+    // The broker moves on but the secret doesn't: refused, and said so.
+    rotate("erin-third").unwrap();
+    let Err(e) = connect(config.clone()).await else {
+        panic!("a password the broker no longer takes must be refused");
+    };
+    assert_eq!(e.reason(), Some("EVENT_SOURCE_AUTHN_ERROR"), "{e}");
+}
+
 /// Everything logged by this test binary, at every level, from the first call on.
 fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
     static LOGS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =

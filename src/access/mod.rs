@@ -11,11 +11,10 @@ pub mod secrets;
 use crate::aws::AwsOptions;
 use crate::config::{Authentication, Mapping, SecurityProtocol};
 use crate::kafka::client::conn::ConnectionConfig;
-use crate::kafka::client::conn::sasl::{Mechanism, SaslCredentials};
+use crate::kafka::client::conn::sasl::{Mechanism, SaslCredentials, SaslSource};
 use crate::kafka::client::tls::{Roots, TlsConfig, TlsConfigError};
 use crate::security::KeyError;
 use secrets::{Secret, SecretError};
-use std::sync::Arc;
 
 /// Why the mapping's credentials can't be used. Every case is an
 /// `EVENT_SOURCE_AUTHN_ERROR`.
@@ -60,11 +59,24 @@ pub async fn connection_config(
     if let Some((auth, secret)) = &auth
         && let Some(mechanism) = sasl_mechanism(auth)
     {
-        config.sasl = Some(Arc::new(SaslCredentials::new(
-            mechanism,
-            secret.require("username")?,
-            secret.require("password")?.to_string(),
-        )));
+        let credentials = sasl_credentials(mechanism, secret)?;
+        // Read again after a broker refuses them and periodically: a rotated secret
+        // reaches new connections without a restart.
+        let (source, aws) = (auth.secret().clone(), aws.clone());
+        config.sasl = Some(SaslSource::refreshable(credentials, move || {
+            let (source, aws) = (source.clone(), aws.clone());
+            async move {
+                match secrets::read(&source, &aws).await {
+                    Ok(secret) => sasl_credentials(mechanism, &secret)
+                        .inspect_err(|e| tracing::warn!("re-reading the SASL secret: {e}"))
+                        .ok(),
+                    Err(e) => {
+                        tracing::warn!("re-reading the SASL secret: {e}");
+                        None
+                    }
+                }
+            }
+        }));
     }
     if tls {
         let roots = match &mapping.server_root_ca {
@@ -83,6 +95,14 @@ pub async fn connection_config(
         config.tls = Some(TlsConfig::new(roots, client)?);
     }
     Ok(config)
+}
+
+fn sasl_credentials(mechanism: Mechanism, secret: &Secret) -> Result<SaslCredentials, AccessError> {
+    Ok(SaslCredentials::new(
+        mechanism,
+        secret.require("username")?,
+        secret.require("password")?.to_string(),
+    ))
 }
 
 fn sasl_mechanism(auth: &Authentication) -> Option<Mechanism> {

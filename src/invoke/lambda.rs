@@ -133,13 +133,15 @@ impl Invoker for LambdaInvoker {
                             message: format!("{}: the function does not exist", self.function),
                         })
                     }
-                    (Some("AccessDeniedException"), _) | (None, 403) => Err(InvokeError::Function {
-                        message: format!(
-                            "{}: GetFunctionConfiguration was refused ({})",
-                            self.function,
-                            code.as_deref().unwrap_or("403")
-                        ),
-                    }),
+                    (Some("AccessDeniedException"), _) | (None, 403) => {
+                        Err(InvokeError::Function {
+                            message: format!(
+                                "{}: GetFunctionConfiguration was refused ({})",
+                                self.function,
+                                code.as_deref().unwrap_or("403")
+                            ),
+                        })
+                    }
                     _ => {
                         tracing::warn!(
                             function = %self.function,

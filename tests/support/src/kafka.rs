@@ -243,6 +243,34 @@ impl Nisshi {
         self.launch(&binary, tls, auth)
     }
 
+    /// Sets `user`'s SCRAM password (`mech`) to `password`, as an operator rotating it
+    /// does: restarts the broker without authentication, replaces the user, and restarts
+    /// it requiring authentication. Every connection is dropped on the way.
+    pub fn change_password(&mut self, mech: Scram, user: &str, password: &str) -> Result<()> {
+        let binary = crate::rig_tool("nisshi-0.8.1/bin/nisshi")?;
+        let tls = self.opts.tls.is_some();
+        self.kill();
+        // The user commands speak plaintext, unauthenticated.
+        self.launch(&binary, false, false)?;
+        let out = std::process::Command::new(&binary)
+            .args(["user", "delete", "--broker"])
+            .arg(format!("tcp://127.0.0.1:{}", self.port))
+            .args(["--mechanism", mech.nisshi_name(), user])
+            .current_dir(self.dir.path())
+            .output()
+            .context("running nisshi user delete")?;
+        if !out.status.success() {
+            bail!(
+                "nisshi user delete {user} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        self.create_user(&binary, mech, user, password)?;
+        self.kill();
+        self.launch(&binary, tls, true)
+    }
+
     /// The broker's output so far (empty with `--silent` unless it failed).
     pub fn log(&self) -> String {
         self.service.as_ref().map(Service::log).unwrap_or_default()

@@ -1,9 +1,8 @@
 //! [`ConnectionConfig`]: how a [`Connection`](super::Connection) behaves.
 
-use super::sasl::SaslCredentials;
+use super::sasl::SaslSource;
 use crate::kafka::client::tls::TlsConfig;
 use kafka_protocol::messages::ApiKey;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How a connection behaves.
@@ -24,7 +23,8 @@ pub struct ConnectionConfig {
     /// TLS for every connection (`SSL`/`SASL_SSL`); plain TCP when absent.
     pub tls: Option<TlsConfig>,
     /// SASL authentication right after version negotiation, on every connection.
-    pub sasl: Option<Arc<SaslCredentials>>,
+    /// The credentials are the source's newest when the connection is made.
+    pub sasl: Option<SaslSource>,
 }
 
 impl Default for ConnectionConfig {

@@ -81,7 +81,30 @@ impl Connection {
     /// Opens a TCP connection to `broker` (`host:port`), runs the TLS handshake when the
     /// config asks for TLS, negotiates API versions, and authenticates with SASL when the
     /// config has credentials.
+    ///
+    /// A broker refusing the credentials gets one more connection with newer ones when
+    /// the config's [`sasl::SaslSource`] has them (a rotated secret).
     pub async fn connect(broker: &str, config: ConnectionConfig) -> Result<Connection, ConnError> {
+        let Some(source) = config.sasl.clone() else {
+            return Connection::connect_with(broker, config, None).await;
+        };
+        let tried = source.current();
+        match Connection::connect_with(broker, config.clone(), Some(tried.clone())).await {
+            Err(e) if e.reason() == Some(sasl::EVENT_SOURCE_AUTHN_ERROR) => {
+                match source.renewed(&tried).await {
+                    Some(newer) => Connection::connect_with(broker, config, Some(newer)).await,
+                    None => Err(e),
+                }
+            }
+            answer => answer,
+        }
+    }
+
+    async fn connect_with(
+        broker: &str,
+        config: ConnectionConfig,
+        credentials: Option<Arc<sasl::SaslCredentials>>,
+    ) -> Result<Connection, ConnError> {
         let name: Arc<str> = broker.into();
         let stream = tokio::time::timeout(
             config.connect_timeout,
@@ -117,7 +140,7 @@ impl Connection {
         if let Err(e) = conn.negotiate().await {
             return Err(conn.tls_cause().unwrap_or(e));
         }
-        if let Some(credentials) = &conn.config.sasl
+        if let Some(credentials) = &credentials
             && let Err(e) = sasl::authenticate(&conn, credentials).await
         {
             return Err(conn.tls_cause().unwrap_or_else(|| ConnError::Sasl {

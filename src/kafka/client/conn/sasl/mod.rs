@@ -11,8 +11,10 @@
 pub mod exchange;
 pub mod plain;
 pub mod scram;
+pub mod source;
 
 pub use exchange::{Session, authenticate};
+pub use source::SaslSource;
 
 use crate::kafka::client::conn::ConnError;
 use std::fmt;
